@@ -1,0 +1,1 @@
+"""Foundations with no dependencies: ids, money, time, errors."""

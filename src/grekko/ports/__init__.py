@@ -1,0 +1,1 @@
+"""Ports: the Protocols engines depend on; adapters implement them at the edge."""
