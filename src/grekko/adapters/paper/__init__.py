@@ -1,0 +1,1 @@
+"""The simulated venue `paper`: one matching simulator for backtest and paper trading."""

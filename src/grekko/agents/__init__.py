@@ -1,0 +1,1 @@
+"""Agents and strategies: whatever decides what to trade."""

@@ -1,0 +1,152 @@
+"""The kernel: engines wired around one bus, the same object in backtest, paper and live.
+
+Only the clock, the event store and the venues differ between modes, and those are passed in
+by bootstrap. Priorities on market data fix the order of work for every observation: venues
+match working orders first (fills happen at this bar's open), then the portfolio marks, then
+risk checks breakers, then strategies decide on the completed bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any, Protocol
+
+from grekko.core.time import Clock
+from grekko.domain.accounts import Account
+from grekko.domain.data import Bar, TradeTick
+from grekko.domain.events import AccountFunded, OrderInitialized, StoredEvent, TradingStateChanged
+from grekko.domain.instruments import Instrument
+from grekko.domain.orders import Order
+from grekko.domain.risk import RiskLimits
+from grekko.engines.bus import MessageBus
+from grekko.engines.cache import Cache
+from grekko.engines.data_engine import DataEngine
+from grekko.engines.execution_engine import ORDER_TOPIC, ExecutionEngine
+from grekko.engines.portfolio import Portfolio
+from grekko.engines.risk_engine import RiskEngine
+from grekko.engines.trader import RISK_ENDPOINT, Trader
+from grekko.ports.event_store import EventStore, RecordedEvent
+from grekko.ports.venue import ExecutionVenue
+
+log = logging.getLogger("grekko.kernel")
+
+ACCOUNT_STREAM = "account-main"
+VENUE_PRIORITY = 200
+PORTFOLIO_PRIORITY = 100
+RISK_PRIORITY = 90
+_ORDER_NUMBER = re.compile(r"^O-(?P<sid>.+)-(?P<n>\d+)$")
+
+
+class MarketDataVenue(ExecutionVenue, Protocol):
+    def on_bar(self, bar: Bar) -> None: ...
+    def on_trade(self, tick: TradeTick) -> None: ...
+
+
+class Kernel:
+    def __init__(
+        self,
+        clock: Clock,
+        store: EventStore,
+        *,
+        cash_currency: str = "USDT",
+        limits: RiskLimits | None = None,
+        margin: bool = False,
+        record_equity: bool = True,
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.bus = MessageBus()
+        self.cache = Cache()
+        self.portfolio = Portfolio(
+            self.bus, self.cache, Account("main", margin=margin), cash_currency, record_equity=record_equity
+        )
+        self.execution = ExecutionEngine(self.bus, self.cache, clock, store)
+        self.risk = RiskEngine(
+            self.bus, self.cache, clock, store, self.portfolio, self.execution, limits or RiskLimits()
+        )
+        self.data = DataEngine(self.bus, self.cache)
+        self.trader = Trader(self.bus, self.cache, clock, self.portfolio)
+        self.bus.register(RISK_ENDPOINT, self.risk.execute)
+        self.bus.subscribe(f"{ORDER_TOPIC}.*", self.portfolio.on_order_event, PORTFOLIO_PRIORITY)
+        self.bus.subscribe("data.bars.*", self.portfolio.on_bar, PORTFOLIO_PRIORITY)
+        self.bus.subscribe("data.bars.*", self.risk.on_bar, RISK_PRIORITY)
+
+    def add_instrument(self, instrument: Instrument) -> None:
+        self.cache.add_instrument(instrument)
+
+    def add_venue(self, venue: MarketDataVenue) -> None:
+        self.execution.add_venue(venue)
+        self.bus.subscribe("data.bars.*", venue.on_bar, VENUE_PRIORITY)
+        self.bus.subscribe("data.trades.*", venue.on_trade, VENUE_PRIORITY)
+
+    def fund(self, currency: str, amount: Decimal) -> None:
+        event = AccountFunded(
+            ts_event=self.clock.timestamp_ns(), account_id="main", currency=currency, amount=amount
+        )
+        self.store.append(ACCOUNT_STREAM, [event])
+        self.portfolio.apply(event)
+
+    def recover(self) -> RecoveryReport:
+        """Rebuild orders, positions, balances and trading state from the event store."""
+        return recover_from(self, self.store.read_all())
+
+
+class RecoveryReport:
+    __slots__ = ("events", "open_orders", "orders", "orders_per_strategy")
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.orders = 0
+        self.open_orders: list[Order] = []
+        self.orders_per_strategy: dict[str, int] = {}
+
+
+def recover_from(kernel: Kernel, records: Iterable[RecordedEvent]) -> RecoveryReport:
+    report = RecoveryReport()
+    cache = kernel.cache
+    for record in records:
+        report.events += 1
+        event: StoredEvent = record.event
+        if type(event) is OrderInitialized:
+            cache.add_order(Order(event))
+            report.orders += 1
+            _count_order_number(report, event.client_order_id, event.strategy_id)
+        elif hasattr(event, "client_order_id"):
+            order = cache.orders[event.client_order_id]
+            order.apply(event)  # type: ignore[arg-type]
+            kernel.portfolio.on_order_event(event)
+        elif type(event) is TradingStateChanged:
+            kernel.risk.state = event.state
+        else:
+            kernel.portfolio.apply(event)
+    for order in cache.orders.values():
+        cache.update_open(order)
+    report.open_orders = cache.open_orders_for()
+    return report
+
+
+def _count_order_number(report: RecoveryReport, client_order_id: str, strategy_id: str) -> None:
+    m = _ORDER_NUMBER.match(client_order_id)
+    if m is not None and m.group("sid") == strategy_id:
+        n = int(m.group("n"))
+        report.orders_per_strategy[strategy_id] = max(report.orders_per_strategy.get(strategy_id, 0), n)
+
+
+def describe(kernel: Kernel) -> dict[str, Any]:
+    """A plain snapshot for views and tests: balances, positions, open orders."""
+    portfolio = kernel.portfolio
+    return {
+        "balances": {c: str(v) for c, v in sorted(portfolio.account.totals.items())},
+        "positions": {
+            iid: {"quantity": str(p.quantity), "avg_px": str(p.avg_px), "realized_pnl": str(p.realized_pnl)}
+            for iid, p in sorted(portfolio.positions.items())
+        },
+        "orders": {
+            oid: {"status": o.status.value, "filled_qty": str(o.filled_qty)}
+            for oid, o in sorted(kernel.cache.orders.items())
+        },
+        "trading_state": kernel.risk.state.value,
+    }

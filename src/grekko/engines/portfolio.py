@@ -1,0 +1,157 @@
+"""Portfolio: the positions/balances projection of fills, and the mark-to-market equity curve.
+
+Positions and balances are Decimal and change only through events (`apply`), so replaying the
+event store rebuilds them exactly. Equity marking runs on every bar; it is analytics, so it
+uses floats mirrored from the Decimal state and never feeds back into money.
+"""
+
+from __future__ import annotations
+
+from array import array
+from decimal import Decimal
+
+from grekko.core.money import ZERO
+from grekko.domain.accounts import Account
+from grekko.domain.data import Bar
+from grekko.domain.enums import OrderSide
+from grekko.domain.events import AccountFunded, Event, OrderFilled, PositionChanged
+from grekko.domain.positions import Position
+from grekko.engines.bus import MessageBus
+from grekko.engines.cache import Cache
+
+POSITION_TOPIC = "events.position"
+
+
+class Portfolio:
+    def __init__(
+        self,
+        bus: MessageBus,
+        cache: Cache,
+        account: Account,
+        cash_currency: str,
+        *,
+        record_equity: bool = True,
+    ) -> None:
+        self._bus = bus
+        self._cache = cache
+        self.account = account
+        self.cash_currency = cash_currency
+        self.positions: dict[str, Position] = {}
+        self.strategy_qty: dict[tuple[str, str], Decimal] = {}
+        self.realized_pnl = ZERO
+        self.fees = ZERO
+        self.record_equity = record_equity
+        self.equity_ts: array[int] = array("q")
+        self.equity_values: array[float] = array("d")
+        self._cash_f = 0.0
+        self._qty_f: dict[str, float] = {}
+        self._mark_f: dict[str, float] = {}
+        self._mtm_f = 0.0
+        self.peak_equity_f = 0.0
+
+    # ---- projection of events --------------------------------------------------------------
+    def apply(self, event: Event) -> None:
+        if type(event) is OrderFilled:
+            self._apply_fill(event)
+        elif type(event) is AccountFunded:
+            self.account.adjust(event.currency, event.amount)
+            self._refresh_cash()
+
+    def on_order_event(self, event: Event) -> None:
+        if type(event) is OrderFilled:
+            self._apply_fill(event)
+
+    def _apply_fill(self, fill: OrderFilled) -> None:
+        iid = fill.instrument_id
+        instrument = self._cache.instruments[iid]
+        position = self.positions.get(iid)
+        if position is None:
+            position = self.positions[iid] = Position(iid)
+        buy = fill.side is OrderSide.BUY
+        self.account.apply_spot_fill(
+            instrument.base, instrument.quote, buy, fill.last_qty, fill.last_px, fill.fee
+        )
+        self.realized_pnl += position.apply_fill(fill.side, fill.last_qty, fill.last_px, fill.fee)
+        self.fees += fill.fee
+        key = (fill.strategy_id, iid)
+        signed = fill.last_qty if buy else -fill.last_qty
+        self.strategy_qty[key] = self.strategy_qty.get(key, ZERO) + signed
+        self._refresh_cash()
+        mark = self._mark_f.get(iid, float(fill.last_px))
+        old_qty = self._qty_f.get(iid, 0.0)
+        new_qty = float(position.quantity)
+        self._qty_f[iid] = new_qty
+        self._mark_f[iid] = mark
+        self._mtm_f += (new_qty - old_qty) * mark
+        self._bus.publish(
+            f"{POSITION_TOPIC}.{iid}",
+            PositionChanged(
+                ts_event=fill.ts_event,
+                instrument_id=iid,
+                quantity=position.quantity,
+                avg_px=position.avg_px,
+                realized_pnl=position.realized_pnl,
+            ),
+        )
+
+    def _refresh_cash(self) -> None:
+        self._cash_f = float(self.account.total(self.cash_currency))
+
+    # ---- marking -----------------------------------------------------------------------------
+    def on_bar(self, bar: Bar) -> None:
+        iid = bar.instrument_id
+        qty = self._qty_f.get(iid)
+        close = bar.close
+        if qty:
+            self._mtm_f += qty * (close - self._mark_f[iid])
+        self._mark_f[iid] = close
+        equity = self._cash_f + self._mtm_f
+        if equity > self.peak_equity_f:
+            self.peak_equity_f = equity
+        if self.record_equity:
+            self.equity_ts.append(bar.ts_event)
+            self.equity_values.append(equity)
+
+    @property
+    def equity_f(self) -> float:
+        return self._cash_f + self._mtm_f
+
+    # ---- exact reads ---------------------------------------------------------------------------
+    def position_qty(self, instrument_id: str) -> Decimal:
+        position = self.positions.get(instrument_id)
+        return position.quantity if position is not None else ZERO
+
+    def is_flat(self, instrument_id: str) -> bool:
+        position = self.positions.get(instrument_id)
+        return position is None or position.quantity == 0
+
+    def mark_price(self, instrument_id: str) -> Decimal | None:
+        return self._cache.last_price(instrument_id)
+
+    def unrealized_pnl(self) -> Decimal:
+        total = ZERO
+        for iid, position in self.positions.items():
+            mark = self.mark_price(iid)
+            if mark is not None:
+                total += position.unrealized_pnl(mark)
+        return total
+
+    def exposure(self, instrument_id: str | None = None) -> Decimal:
+        total = ZERO
+        for iid, position in self.positions.items():
+            if instrument_id is not None and iid != instrument_id:
+                continue
+            mark = self.mark_price(iid) or position.avg_px
+            total += abs(position.quantity) * mark
+        return total
+
+    def equity(self) -> Decimal:
+        """Exact equity in the cash currency: cash + every position at its last price."""
+        total = self.account.total(self.cash_currency)
+        for iid, position in self.positions.items():
+            mark = self.mark_price(iid) or position.avg_px
+            total += position.quantity * mark
+        return total
+
+    def strategy_exposure(self, strategy_id: str, instrument_id: str) -> Decimal:
+        return self.strategy_qty.get((strategy_id, instrument_id), ZERO)

@@ -1,0 +1,201 @@
+"""RiskEngine: every order passes here before execution; breakers and the kill switch live here.
+
+Pre-trade checks are the pure rules of grekko.domain.risk. A denial becomes an OrderDenied event
+with its reason; a state change becomes a TradingStateChanged event, both stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from decimal import Decimal
+
+from grekko.core.ids import split_instrument_id
+from grekko.core.time import NS_PER_DAY, NS_PER_S, Clock
+from grekko.domain import risk
+from grekko.domain.commands import (
+    ActivateKillSwitch,
+    CancelAllOrders,
+    CancelOrder,
+    SetTradingState,
+    SubmitOrder,
+)
+from grekko.domain.data import Bar
+from grekko.domain.enums import OrderSide, OrderType, TradingState
+from grekko.domain.events import CircuitBreakerTripped, Event, TradingStateChanged
+from grekko.engines.bus import MessageBus
+from grekko.engines.cache import Cache
+from grekko.engines.execution_engine import ExecutionEngine
+from grekko.engines.portfolio import Portfolio
+from grekko.ports.event_store import EventStore
+
+log = logging.getLogger("grekko.risk")
+
+RISK_STREAM = "risk"
+RISK_TOPIC = "events.risk"
+
+
+class RiskEngine:
+    def __init__(
+        self,
+        bus: MessageBus,
+        cache: Cache,
+        clock: Clock,
+        store: EventStore,
+        portfolio: Portfolio,
+        execution: ExecutionEngine,
+        limits: risk.RiskLimits,
+    ) -> None:
+        self._bus = bus
+        self._cache = cache
+        self._clock = clock
+        self._store = store
+        self._portfolio = portfolio
+        self._exec = execution
+        self.limits = limits
+        self.state = TradingState.ACTIVE
+        self._recent: deque[int] = deque()
+        self._day = -1
+        self._day_start_equity = 0.0
+        self._daily_floor = float("-inf")
+        self._dd_floor = float("-inf")
+        self._dd_fraction = float(limits.max_drawdown_pct)
+        self._loss_fraction = float(limits.daily_loss_pct)
+        self.denials = 0
+
+    # ---- command entry ----------------------------------------------------------------------
+    def execute(self, command: object) -> None:
+        if type(command) is SubmitOrder:
+            self.submit(command)
+        elif type(command) is CancelOrder:
+            self._exec.cancel(command)
+        elif type(command) is CancelAllOrders:
+            self._exec.cancel_all(command)
+        elif type(command) is ActivateKillSwitch:
+            self.kill_switch(command.reason)
+        elif type(command) is SetTradingState:
+            self.set_state(command.state, command.reason)
+        else:
+            raise TypeError(f"RiskEngine cannot execute {type(command).__name__}")
+
+    def submit(self, cmd: SubmitOrder) -> None:
+        if self._exec.is_known(cmd.client_order_id):
+            self._exec.submit(cmd)  # the engine drops and counts it; nothing is resent
+            return
+        reason = self.check(cmd)
+        if reason is None:
+            self._exec.submit(cmd)
+        else:
+            self.denials += 1
+            log.info("order %s denied: %s", cmd.client_order_id, reason)
+            self._exec.deny(cmd, reason)
+
+    def check(self, cmd: SubmitOrder) -> str | None:
+        """The first failing pre-trade rule's reason, or None."""
+        limits = self.limits
+        iid = cmd.instrument_id
+        instrument = self._cache.instrument(iid)
+        if instrument is None:
+            return f"unknown instrument {iid}"
+        position = self._portfolio.position_qty(iid)
+        reason = risk.check_trading_state(
+            self.state, risk.reduces_position(position, cmd.side, cmd.quantity)
+        ) or risk.check_instrument_allowed(iid, limits.allowed_instruments)
+        if reason:
+            return reason
+        last = self._cache.last_price(iid)
+        ref = cmd.price if cmd.price is not None else cmd.trigger_price or last
+        if ref is None:
+            return f"no price known for {iid} yet"
+        notional = cmd.quantity * ref
+        return (
+            risk.check_notional(notional, limits.max_order_notional)
+            or self._check_band(cmd, last)
+            or risk.check_position_limit(position, cmd.side, cmd.quantity, limits.max_position_qty)
+            or self._check_balance(cmd, notional, instrument.base, instrument.quote, instrument.taker_fee)
+            or self._check_rate()
+            or self._check_budget(cmd, ref)
+        )
+
+    def _check_band(self, cmd: SubmitOrder, last: Decimal | None) -> str | None:
+        if last is None or cmd.order_type is OrderType.MARKET:
+            return None
+        price = cmd.price if cmd.price is not None else cmd.trigger_price
+        return risk.check_price_band(price, last, self.limits.price_band_pct)
+
+    def _check_balance(
+        self, cmd: SubmitOrder, notional: Decimal, base: str, quote: str, fee_rate: Decimal
+    ) -> str | None:
+        account = self._portfolio.account
+        if account.margin:
+            return None
+        if cmd.side is OrderSide.BUY:
+            return risk.check_balance(account.free(quote), notional * (1 + fee_rate), quote)
+        return risk.check_balance(account.free(base), cmd.quantity, base)
+
+    def _check_rate(self) -> str | None:
+        now = self._clock.timestamp_ns()
+        recent = self._recent
+        while recent and recent[0] <= now - NS_PER_S:
+            recent.popleft()
+        if len(recent) >= self.limits.max_orders_per_second:
+            return f"order rate above {self.limits.max_orders_per_second}/s"
+        recent.append(now)
+        return None
+
+    def _check_budget(self, cmd: SubmitOrder, ref: Decimal) -> str | None:
+        if self.limits.strategy_budget_pct >= 1:
+            return None
+        held = self._portfolio.strategy_exposure(cmd.strategy_id, cmd.instrument_id)
+        after = held + (cmd.quantity if cmd.side is OrderSide.BUY else -cmd.quantity)
+        if abs(after) <= abs(held):
+            return None
+        return risk.check_budget(
+            abs(after) * ref, self._portfolio.equity(), self.limits.strategy_budget_pct
+        )
+
+    # ---- trading state, breakers, kill switch ---------------------------------------------------
+    def set_state(self, state: TradingState, reason: str) -> None:
+        if state is self.state:
+            return
+        self.state = state
+        self._record(TradingStateChanged(ts_event=self._clock.timestamp_ns(), state=state, reason=reason))
+        log.warning("trading state -> %s: %s", state, reason)
+
+    def kill_switch(self, reason: str) -> int:
+        """Cancel every open order and halt. Returns how many orders were asked to cancel."""
+        self.set_state(TradingState.HALTED, f"kill switch: {reason}")
+        return self._exec.cancel_all(
+            CancelAllOrders(ts_init=self._clock.timestamp_ns(), reason=f"kill switch: {reason}")
+        )
+
+    def on_bar(self, bar: Bar) -> None:
+        """Breakers on the equity marked by the portfolio (it runs just before this)."""
+        equity = self._portfolio.equity_f
+        day = bar.ts_event // NS_PER_DAY
+        if day != self._day:
+            self._day = day
+            self._daily_floor = equity * (1.0 - self._loss_fraction)
+        peak = self._portfolio.peak_equity_f
+        if equity < self._daily_floor or equity < peak * (1.0 - self._dd_fraction):
+            self._trip(equity, peak)
+
+    def _trip(self, equity: float, peak: float) -> None:
+        if self.state is TradingState.HALTED:
+            return
+        if equity < self._daily_floor:
+            breaker = "daily_loss"
+            reason = f"equity {equity:.2f} fell {self.limits.daily_loss_pct:%} below the day's start"
+        else:
+            breaker = "max_drawdown"
+            reason = f"equity {equity:.2f} is {self.limits.max_drawdown_pct:%} below the peak {peak:.2f}"
+        self._record(CircuitBreakerTripped(ts_event=self._clock.timestamp_ns(), breaker=breaker, reason=reason))
+        self.kill_switch(f"{breaker} breaker: {reason}")
+
+    def _record(self, event: Event) -> None:
+        self._store.append(RISK_STREAM, [event])
+        self._bus.publish(RISK_TOPIC, event)
+
+
+def venue_of(instrument_id: str) -> str:
+    return split_instrument_id(instrument_id)[1]
