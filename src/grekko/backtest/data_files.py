@@ -41,29 +41,11 @@ SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 
 _QUOTES_LONGEST_FIRST = tuple(sorted(QUOTE_CURRENCIES, key=len, reverse=True))
 _NOT_A_BASE = frozenset(
-    {
-        "BARS",
-        "OHLCV",
-        "CANDLES",
-        "KLINES",
-        "SPOT",
-        "PERP",
-        "USDM",
-        "COINM",
-        "MARK",
-        "DATA",
-        "TRADES",
-    }
+    {"BARS", "OHLCV", "CANDLES", "KLINES", "SPOT", "PERP", "USDM", "COINM", "MARK", "DATA"}
 )
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9]+(:[A-Za-z0-9]+)?$")
 _INTERVAL_TOKEN_RE = re.compile(r"^(\d+)([smhdw])$")
-_UNIT_NS = {
-    "s": 10**9,
-    "m": 60 * 10**9,
-    "h": 3600 * 10**9,
-    "d": 86_400 * 10**9,
-    "w": 604_800 * 10**9,
-}
+_SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 _INT64_MAX = np.iinfo(np.int64).max
 
 Int64Array = npt.NDArray[np.int64]
@@ -214,10 +196,9 @@ def _read_frame(path: Path) -> pd.DataFrame:
 
 def _index_to_column(frame: pd.DataFrame) -> pd.DataFrame:
     """A parquet written from a time-indexed frame keeps its times in the index: make a column."""
-    index = frame.index
-    if isinstance(index, pd.DatetimeIndex) or str(index.name).lower() in TIME_COLUMNS:
-        return frame.reset_index(names=index.name or "timestamp")
-    return frame
+    index, name = frame.index, frame.index.name or "timestamp"
+    is_time = isinstance(index, pd.DatetimeIndex) or str(index.name).lower() in TIME_COLUMNS
+    return frame.reset_index(names=name) if is_time and name not in frame.columns else frame
 
 
 def _normalise_columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -364,7 +345,7 @@ def _interval_from_filename(path: Path) -> int | None:
     for token in re.split(r"[_\-\s.]+", _stem(path.name)):
         match = _INTERVAL_TOKEN_RE.match(token)
         if match:
-            return int(match.group(1)) * _UNIT_NS[match.group(2)]
+            return int(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)] * 10**9
     return None
 
 
