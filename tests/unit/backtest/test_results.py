@@ -332,9 +332,7 @@ def test_round_trips_add_up_to_the_cash_flow_exactly(
     if open_qty != 0:
         side = "sell" if open_qty > 0 else "buy"
         fills.append(FillRecord(len(fills), side, abs(open_qty), Decimal(close_price), Decimal(0)))  # type: ignore[arg-type]
-    cash_flow = sum(
-        (f.qty * f.price * (1 if f.side == "sell" else -1) for f in fills), Decimal(0)
-    )
+    cash_flow = sum((f.qty * f.price * (1 if f.side == "sell" else -1) for f in fills), Decimal(0))
 
     stats = trade_stats(fills)
 
