@@ -38,7 +38,6 @@ class MessageBus:
         self._cache: dict[str, tuple[Handler, ...]] = {}
         self._endpoints: dict[str, Handler] = {}
         self.handler_errors = 0
-        self.published = 0
 
     # ---- pub/sub -------------------------------------------------------------------------
     def subscribe(self, pattern: str, handler: Handler, priority: int = 0) -> None:
@@ -68,7 +67,6 @@ class MessageBus:
         handlers = self._cache.get(topic)
         if handlers is None:
             handlers = self.subscriptions(topic)
-        self.published += 1
         for handler in handlers:
             try:
                 handler(message)

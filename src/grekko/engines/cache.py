@@ -17,7 +17,6 @@ class Cache:
         self.last_bar: dict[str, Bar] = {}
         self.last_trade: dict[str, TradeTick] = {}
         self.last_quote: dict[str, QuoteTick] = {}
-        self.last_px: dict[str, float] = {}
 
     def add_instrument(self, instrument: Instrument) -> None:
         self.instruments[instrument.id] = instrument
@@ -46,8 +45,16 @@ class Cache:
 
     def last_price(self, instrument_id: str) -> Decimal | None:
         """The last observed price as money, quantized to the instrument."""
-        px = self.last_px.get(instrument_id)
         instrument = self.instruments.get(instrument_id)
+        px = self.last_px_float(instrument_id)
         if px is None or instrument is None:
             return None
         return instrument.make_price(px)
+
+    def last_px_float(self, instrument_id: str) -> float | None:
+        """The newest of the last trade and the last bar close, as observed (a float)."""
+        bar = self.last_bar.get(instrument_id)
+        trade = self.last_trade.get(instrument_id)
+        if trade is not None and (bar is None or trade.ts_event >= bar.ts_event):
+            return trade.price
+        return bar.close if bar is not None else None

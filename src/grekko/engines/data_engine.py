@@ -68,25 +68,21 @@ class DataEngine:
         self._bus = bus
         self._cache = cache
         self._bar_topics: dict[str, str] = {}
+        self._last_bar = cache.last_bar
+        self._publish = bus.publish
         self._aggregators: dict[str, TradeBarAggregator] = {}
-        self.bars_processed = 0
-        self.trades_processed = 0
 
     def process_bar(self, bar: Bar) -> None:
         iid = bar.instrument_id
         topic = self._bar_topics.get(iid)
         if topic is None:
             topic = self._bar_topics[iid] = bar_topic(iid)
-        self._cache.last_bar[iid] = bar
-        self._cache.last_px[iid] = bar.close
-        self.bars_processed += 1
-        self._bus.publish(topic, bar)
+        self._last_bar[iid] = bar
+        self._publish(topic, bar)
 
     def process_trade(self, tick: TradeTick) -> None:
         iid = tick.instrument_id
         self._cache.last_trade[iid] = tick
-        self._cache.last_px[iid] = tick.price
-        self.trades_processed += 1
         aggregator = self._aggregators.get(iid)
         if aggregator is not None:
             aggregator.on_trade(tick)

@@ -3,7 +3,7 @@
 Only the clock, the event store and the venues differ between modes, and those are passed in
 by bootstrap. Priorities on market data fix the order of work for every observation: venues
 match working orders first (fills happen at this bar's open), then the portfolio marks, then
-risk checks breakers, then strategies decide on the completed bar.
+(its equity watermarks call the risk engine's breakers), then strategies decide on the completed bar.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ log = logging.getLogger("grekko.kernel")
 ACCOUNT_STREAM = "account-main"
 VENUE_PRIORITY = 200
 PORTFOLIO_PRIORITY = 100
-RISK_PRIORITY = 90
 _ORDER_NUMBER = re.compile(r"^O-(?P<sid>.+)-(?P<n>\d+)$")
 
 
@@ -54,14 +53,13 @@ class Kernel:
         cash_currency: str = "USDT",
         limits: RiskLimits | None = None,
         margin: bool = False,
-        record_equity: bool = True,
     ) -> None:
         self.clock = clock
         self.store = store
         self.bus = MessageBus()
         self.cache = Cache()
         self.portfolio = Portfolio(
-            self.bus, self.cache, Account("main", margin=margin), cash_currency, record_equity=record_equity
+            self.bus, self.cache, Account("main", margin=margin), cash_currency
         )
         self.execution = ExecutionEngine(self.bus, self.cache, clock, store)
         self.risk = RiskEngine(
@@ -72,7 +70,7 @@ class Kernel:
         self.bus.register(RISK_ENDPOINT, self.risk.execute)
         self.bus.subscribe(f"{ORDER_TOPIC}.*", self.portfolio.on_order_event, PORTFOLIO_PRIORITY)
         self.bus.subscribe("data.bars.*", self.portfolio.on_bar, PORTFOLIO_PRIORITY)
-        self.bus.subscribe("data.bars.*", self.risk.on_bar, RISK_PRIORITY)
+        self.risk.watch()
 
     def add_instrument(self, instrument: Instrument) -> None:
         self.cache.add_instrument(instrument)

@@ -1,13 +1,15 @@
-"""Portfolio: the positions/balances projection of fills, and the mark-to-market equity curve.
+"""Portfolio: the positions/balances projection of fills, and mark-to-market equity watermarks.
 
 Positions and balances are Decimal and change only through events (`apply`), so replaying the
-event store rebuilds them exactly. Equity marking runs on every bar; it is analytics, so it
-uses floats mirrored from the Decimal state and never feeds back into money.
+event store rebuilds them exactly. Marking runs on every bar, the hottest path of the kernel, so
+it keeps a float mirror of equity (analytics, never fed back into money) and compares it with
+two watermarks: the running peak and a floor set by the risk engine. Only crossing the floor or
+a new UTC day calls out; an equity curve is rebuilt from the fills afterwards, not recorded here.
 """
 
 from __future__ import annotations
 
-from array import array
+from collections.abc import Callable
 from decimal import Decimal
 
 from grekko.core.money import ZERO
@@ -29,8 +31,6 @@ class Portfolio:
         cache: Cache,
         account: Account,
         cash_currency: str,
-        *,
-        record_equity: bool = True,
     ) -> None:
         self._bus = bus
         self._cache = cache
@@ -40,14 +40,15 @@ class Portfolio:
         self.strategy_qty: dict[tuple[str, str], Decimal] = {}
         self.realized_pnl = ZERO
         self.fees = ZERO
-        self.record_equity = record_equity
-        self.equity_ts: array[int] = array("q")
-        self.equity_values: array[float] = array("d")
         self._cash_f = 0.0
         self._qty_f: dict[str, float] = {}
         self._mark_f: dict[str, float] = {}
         self._mtm_f = 0.0
         self.peak_equity_f = 0.0
+        self.equity_floor_f = float("-inf")
+        self.next_day_ns = 0
+        self.on_floor_breached: Callable[[float, int], None] | None = None
+        self.on_new_day: Callable[[float, int], None] | None = None
 
     # ---- projection of events --------------------------------------------------------------
     def apply(self, event: Event) -> None:
@@ -108,9 +109,10 @@ class Portfolio:
         equity = self._cash_f + self._mtm_f
         if equity > self.peak_equity_f:
             self.peak_equity_f = equity
-        if self.record_equity:
-            self.equity_ts.append(bar.ts_event)
-            self.equity_values.append(equity)
+        elif equity < self.equity_floor_f and self.on_floor_breached is not None:
+            self.on_floor_breached(equity, bar.ts_event)
+        if bar.ts_event >= self.next_day_ns and self.on_new_day is not None:
+            self.on_new_day(equity, bar.ts_event)
 
     @property
     def equity_f(self) -> float:

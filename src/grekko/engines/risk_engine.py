@@ -20,7 +20,6 @@ from grekko.domain.commands import (
     SetTradingState,
     SubmitOrder,
 )
-from grekko.domain.data import Bar
 from grekko.domain.enums import OrderSide, OrderType, TradingState
 from grekko.domain.events import CircuitBreakerTripped, Event, TradingStateChanged
 from grekko.engines.bus import MessageBus
@@ -55,10 +54,7 @@ class RiskEngine:
         self.limits = limits
         self.state = TradingState.ACTIVE
         self._recent: deque[int] = deque()
-        self._day = -1
         self._day_start_equity = 0.0
-        self._daily_floor = float("-inf")
-        self._dd_floor = float("-inf")
         self._dd_fraction = float(limits.max_drawdown_pct)
         self._loss_fraction = float(limits.daily_loss_pct)
         self.denials = 0
@@ -169,27 +165,34 @@ class RiskEngine:
             CancelAllOrders(ts_init=self._clock.timestamp_ns(), reason=f"kill switch: {reason}")
         )
 
-    def on_bar(self, bar: Bar) -> None:
-        """Breakers on the equity marked by the portfolio (it runs just before this)."""
-        equity = self._portfolio.equity_f
-        day = bar.ts_event // NS_PER_DAY
-        if day != self._day:
-            self._day = day
-            self._daily_floor = equity * (1.0 - self._loss_fraction)
-        peak = self._portfolio.peak_equity_f
-        if equity < self._daily_floor or equity < peak * (1.0 - self._dd_fraction):
-            self._trip(equity, peak)
+    # ---- breakers: the portfolio calls these when equity crosses its floor or a day starts ----
+    def watch(self) -> None:
+        self._portfolio.on_floor_breached = self._on_floor_breached
+        self._portfolio.on_new_day = self._on_new_day
 
-    def _trip(self, equity: float, peak: float) -> None:
-        if self.state is TradingState.HALTED:
+    def _on_new_day(self, equity: float, ts_ns: int) -> None:
+        self._day_start_equity = equity
+        self._portfolio.next_day_ns = (ts_ns // NS_PER_DAY + 1) * NS_PER_DAY
+        self._update_floor()
+
+    def _update_floor(self) -> None:
+        daily = self._day_start_equity * (1.0 - self._loss_fraction)
+        drawdown = self._portfolio.peak_equity_f * (1.0 - self._dd_fraction)
+        self._portfolio.equity_floor_f = max(daily, drawdown)
+
+    def _on_floor_breached(self, equity: float, ts_ns: int) -> None:
+        peak = self._portfolio.peak_equity_f
+        drawdown_floor = peak * (1.0 - self._dd_fraction)
+        self._update_floor()  # the peak may have risen since the floor was set
+        if equity >= self._portfolio.equity_floor_f or self.state is TradingState.HALTED:
             return
-        if equity < self._daily_floor:
-            breaker = "daily_loss"
-            reason = f"equity {equity:.2f} fell {self.limits.daily_loss_pct:%} below the day's start"
-        else:
+        if equity < drawdown_floor:
             breaker = "max_drawdown"
-            reason = f"equity {equity:.2f} is {self.limits.max_drawdown_pct:%} below the peak {peak:.2f}"
-        self._record(CircuitBreakerTripped(ts_event=self._clock.timestamp_ns(), breaker=breaker, reason=reason))
+            reason = f"equity {equity:.2f} is more than {self.limits.max_drawdown_pct:%} below the peak {peak:.2f}"
+        else:
+            breaker = "daily_loss"
+            reason = f"equity {equity:.2f} fell more than {self.limits.daily_loss_pct:%} since the day began"
+        self._record(CircuitBreakerTripped(ts_event=ts_ns, breaker=breaker, reason=reason))
         self.kill_switch(f"{breaker} breaker: {reason}")
 
     def _record(self, event: Event) -> None:

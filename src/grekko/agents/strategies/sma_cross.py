@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from decimal import Decimal
 
 from grekko.agents.strategies.base import Strategy
@@ -24,10 +23,13 @@ class SmaCross(Strategy):
         if self.quantity <= 0:
             raise ValueError("sma_cross quantity must be positive")
         self.instrument_id: str = self.params.get("instrument", "")
-        self._window: deque[float] = deque()
+        # ring buffer of the last `slow` closes; unwritten slots are 0.0 so warm-up needs no branch
+        self._ring = [0.0] * self.slow_n
+        self._slot = 0
+        self._seen = 0
         self._fsum = 0.0
         self._ssum = 0.0
-        self._prev_fast: float | None = None
+        self._prev_fast = 0.0
         self._prev_slow = 0.0
 
     def on_start(self) -> None:
@@ -37,25 +39,22 @@ class SmaCross(Strategy):
 
     def on_bar(self, bar: Bar) -> None:
         close = bar.close
-        window = self._window
-        window.append(close)
-        fast_n = self.fast_n
-        slow_n = self.slow_n
-        # running sums in the same order of operations as a plain loop, so decisions match it exactly
-        self._fsum += close
-        self._ssum += close
-        n = len(window)
-        if n > fast_n:
-            self._fsum -= window[n - 1 - fast_n]
-        if n > slow_n:
-            self._ssum -= window.popleft()
-            n -= 1
-        if n < slow_n:
+        ring = self._ring
+        slot = self._slot
+        # (sum + close) - oldest: the same operations, in the same order, as a plain running-sum
+        # loop, so every float comparison and therefore every decision matches it exactly
+        fsum = self._fsum = self._fsum + close - ring[slot - self.fast_n]
+        ssum = self._ssum = self._ssum + close - ring[slot]
+        ring[slot] = close
+        slot += 1
+        self._slot = 0 if slot == self.slow_n else slot
+        seen = self._seen = self._seen + 1
+        if seen < self.slow_n:
             return
-        fast = self._fsum / fast_n
-        slow = self._ssum / slow_n
-        prev_fast = self._prev_fast
-        if prev_fast is not None:
+        fast = fsum / self.fast_n
+        slow = ssum / self.slow_n
+        if seen > self.slow_n:
+            prev_fast = self._prev_fast
             prev_slow = self._prev_slow
             if prev_fast <= prev_slow and fast > slow:
                 if self.ctx.is_flat(self.instrument_id):

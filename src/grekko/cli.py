@@ -1,0 +1,105 @@
+"""`grekko` command line: backtest, up (paper session), and the settings every command shares."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grekko.core.errors import GrekkoError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Grekko: one kernel for backtest, paper and live trading.")
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where database, logs and settings live (default: $GREKKO_DATA_DIR or ~/.grekko)."),
+]
+
+
+def _decimal(text: str, name: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{name} must be a number, got {text!r}") from None
+    if not value.is_finite():
+        raise typer.BadParameter(f"{name} must be finite")
+    return value
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"--param takes key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@app.command()
+def backtest(
+    data: Annotated[list[Path], typer.Option("--data", help="Bar file (CSV, CSV.gz, Parquet); repeat for several.")],
+    strategy: Annotated[str, typer.Option(help="Strategy plugin name.")] = "sma_cross",
+    param: Annotated[list[str] | None, typer.Option("--param", help="Strategy parameter key=value; repeatable.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Symbol such as BTC/USDT (default: from the file name).")] = None,
+    quantity: Annotated[str, typer.Option(help="Order quantity in base units.")] = "1",
+    fee: Annotated[str, typer.Option(help="Fee rate per fill, as a fraction of notional.")] = "0.001",
+    cash: Annotated[str, typer.Option(help="Starting cash.")] = "10000000",
+    currency: Annotated[str, typer.Option(help="Cash currency.")] = "USDT",
+    slippage_bps: Annotated[str, typer.Option(help="Slippage in basis points.")] = "0",
+    latency_ms: Annotated[int, typer.Option(help="Order latency to the simulated venue.")] = 0,
+    volume_participation: Annotated[str | None, typer.Option(help="Max share of a bar's volume per fill (0-1].")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json-out", help="Write results as JSON here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report with plots here.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run a strategy over historical bars through the same kernel paper and live trading use."""
+    from grekko.commands.backtest import BacktestRequest, run_backtest
+    from grekko.settings import load_settings
+
+    settings = load_settings(data_dir)
+    paper = settings.paper.model_copy(
+        update={
+            "slippage_bps": _decimal(slippage_bps, "--slippage-bps"),
+            "latency_ms": latency_ms,
+            "volume_participation": _decimal(volume_participation, "--volume-participation") if volume_participation else None,
+        }
+    )
+    request = BacktestRequest(
+        files=tuple(data), strategy=strategy, params=_params(param or []), symbol=symbol,
+        quantity=_decimal(quantity, "--quantity"), fee=_decimal(fee, "--fee"), cash=_decimal(cash, "--cash"),
+        currency=currency, risk=settings.risk, paper=paper, json_out=json_out, report=report, progress=progress,
+    )
+    summary = run_backtest(request)
+    typer.echo(json.dumps(summary, indent=1))
+
+
+@app.command()
+def up(
+    data_dir: DataDirOption = None,
+    speed: Annotated[float | None, typer.Option(help="Replay speed in bars per second.")] = None,
+    max_bars: Annotated[int | None, typer.Option(help="Stop after this many bars (default: the whole replay).")] = None,
+    view: Annotated[bool, typer.Option("--view/--no-view", help="Live terminal view of positions, PnL and orders.")] = True,
+) -> None:
+    """Start a paper-trading session that replays real market data through the kernel."""
+    from grekko.commands.up import run_up
+    from grekko.settings import load_settings
+
+    run_up(load_settings(data_dir), speed=speed, max_bars=max_bars, view=view)
+
+
+def main() -> None:
+    try:
+        app()
+    except GrekkoError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Use cases behind the CLI: each builds through bootstrap, runs, and reports to a person."""
