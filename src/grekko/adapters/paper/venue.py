@@ -8,7 +8,6 @@ instrument (maker/taker), and latency between submission and arrival at the venu
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,8 +73,6 @@ class PaperVenue:
         self._sink: OrderEventSink | None = None
         self._working: dict[str, list[Order]] = {}
         self._inflight: list[tuple[int, Order]] = []
-        self._venue_ids = itertools.count(1)
-        self._trade_ids = itertools.count(1)
         self._cap = float(config.volume_participation) if config.volume_participation else None
 
     # ---- port -------------------------------------------------------------------------------------
@@ -140,10 +137,10 @@ class PaperVenue:
         if instrument is None:
             self._emit(OrderRejected(ts_event=now, client_order_id=cid, reason=f"paper: unknown instrument {order.instrument_id}"))
             return
-        if order.quantity * (order.price or ZERO) and order.quantity * (order.price or ZERO) < instrument.min_notional:
+        if order.price is not None and order.quantity * order.price < instrument.min_notional:
             self._emit(OrderRejected(ts_event=now, client_order_id=cid, reason="paper: below min notional"))
             return
-        self._emit(OrderAccepted(ts_event=now, client_order_id=cid, venue_order_id=f"P-{next(self._venue_ids)}"))
+        self._emit(OrderAccepted(ts_event=now, client_order_id=cid, venue_order_id=f"P-{cid}"))
         self._working.setdefault(order.instrument_id, []).append(order)
 
     def _match_all(self, working: list[Order], q: Quote, ts: int) -> None:
@@ -186,7 +183,7 @@ class PaperVenue:
         self._emit(
             OrderFilled(
                 ts_event=ts, client_order_id=order.client_order_id, venue_order_id=order.venue_order_id,
-                trade_id=f"T-{next(self._trade_ids)}", instrument_id=order.instrument_id,
+                trade_id=f"T-{order.client_order_id}-{len(order.events)}", instrument_id=order.instrument_id,
                 strategy_id=order.strategy_id, side=order.side, last_qty=qty, last_px=price, fee=fee,
                 fee_currency=instrument.quote, liquidity=liquidity,
             )
