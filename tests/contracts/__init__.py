@@ -1,0 +1,1 @@
+"""Port contract suites: each adapter's tests subclass one and supply the adapter."""
