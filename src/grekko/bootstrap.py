@@ -96,7 +96,12 @@ def build_backtest(spec: BacktestSpec) -> BacktestSetup:
     kernel = Kernel(
         clock, InMemoryEventStore(), cash_currency=spec.cash_currency, limits=risk_limits(spec.risk)
     )
-    venue = PaperVenue(paper_venue_config(spec.paper), kernel.cache.instrument, clock, kernel.portfolio.position_qty)
+    venue = PaperVenue(
+        paper_venue_config(spec.paper),
+        kernel.cache.instrument,
+        clock,
+        kernel.portfolio.position_qty,
+    )
     kernel.add_venue(venue)
     feeds = []
     for bars in arrays:

@@ -12,11 +12,18 @@ import typer
 
 from grekko.core.errors import GrekkoError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Grekko: one kernel for backtest, paper and live trading.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Grekko: one kernel for backtest, paper and live trading.",
+)
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Where database, logs and settings live (default: $GREKKO_DATA_DIR or ~/.grekko)."),
+    typer.Option(
+        "--data-dir",
+        help="Where database, logs and settings live (default: $GREKKO_DATA_DIR or ~/.grekko).",
+    ),
 ]
 
 
@@ -42,20 +49,37 @@ def _params(pairs: list[str]) -> dict[str, str]:
 
 @app.command()
 def backtest(
-    data: Annotated[list[Path], typer.Option("--data", help="Bar file (CSV, CSV.gz, Parquet); repeat for several.")],
+    data: Annotated[
+        list[Path],
+        typer.Option("--data", help="Bar file (CSV, CSV.gz, Parquet); repeat for several."),
+    ],
     strategy: Annotated[str, typer.Option(help="Strategy plugin name.")] = "sma_cross",
-    param: Annotated[list[str] | None, typer.Option("--param", help="Strategy parameter key=value; repeatable.")] = None,
-    symbol: Annotated[str | None, typer.Option(help="Symbol such as BTC/USDT (default: from the file name).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Strategy parameter key=value; repeatable.")
+    ] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol such as BTC/USDT (default: from the file name).")
+    ] = None,
     quantity: Annotated[str, typer.Option(help="Order quantity in base units.")] = "1",
-    fee: Annotated[str, typer.Option(help="Fee rate per fill, as a fraction of notional.")] = "0.001",
+    fee: Annotated[
+        str, typer.Option(help="Fee rate per fill, as a fraction of notional.")
+    ] = "0.001",
     cash: Annotated[str, typer.Option(help="Starting cash.")] = "10000000",
     currency: Annotated[str, typer.Option(help="Cash currency.")] = "USDT",
     slippage_bps: Annotated[str, typer.Option(help="Slippage in basis points.")] = "0",
     latency_ms: Annotated[int, typer.Option(help="Order latency to the simulated venue.")] = 0,
-    volume_participation: Annotated[str | None, typer.Option(help="Max share of a bar's volume per fill (0-1].")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json-out", help="Write results as JSON here.")] = None,
-    report: Annotated[Path | None, typer.Option(help="Write an HTML report with plots here.")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    volume_participation: Annotated[
+        str | None, typer.Option(help="Max share of a bar's volume per fill (0-1].")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json-out", help="Write results as JSON here.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML report with plots here.")
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
     data_dir: DataDirOption = None,
 ) -> None:
     """Run a strategy over historical bars through the same kernel paper and live trading use."""
@@ -67,13 +91,25 @@ def backtest(
         update={
             "slippage_bps": _decimal(slippage_bps, "--slippage-bps"),
             "latency_ms": latency_ms,
-            "volume_participation": _decimal(volume_participation, "--volume-participation") if volume_participation else None,
+            "volume_participation": _decimal(volume_participation, "--volume-participation")
+            if volume_participation
+            else None,
         }
     )
     request = BacktestRequest(
-        files=tuple(data), strategy=strategy, params=_params(param or []), symbol=symbol,
-        quantity=_decimal(quantity, "--quantity"), fee=_decimal(fee, "--fee"), cash=_decimal(cash, "--cash"),
-        currency=currency, risk=settings.risk, paper=paper, json_out=json_out, report=report, progress=progress,
+        files=tuple(data),
+        strategy=strategy,
+        params=_params(param or []),
+        symbol=symbol,
+        quantity=_decimal(quantity, "--quantity"),
+        fee=_decimal(fee, "--fee"),
+        cash=_decimal(cash, "--cash"),
+        currency=currency,
+        risk=settings.risk,
+        paper=paper,
+        json_out=json_out,
+        report=report,
+        progress=progress,
     )
     summary = run_backtest(request)
     typer.echo(json.dumps(summary, indent=1))
@@ -83,8 +119,13 @@ def backtest(
 def up(
     data_dir: DataDirOption = None,
     speed: Annotated[float | None, typer.Option(help="Replay speed in bars per second.")] = None,
-    max_bars: Annotated[int | None, typer.Option(help="Stop after this many bars (default: the whole replay).")] = None,
-    view: Annotated[bool, typer.Option("--view/--no-view", help="Live terminal view of positions, PnL and orders.")] = True,
+    max_bars: Annotated[
+        int | None, typer.Option(help="Stop after this many bars (default: the whole replay).")
+    ] = None,
+    view: Annotated[
+        bool,
+        typer.Option("--view/--no-view", help="Live terminal view of positions, PnL and orders."),
+    ] = True,
 ) -> None:
     """Start a paper-trading session that replays real market data through the kernel."""
     from grekko.commands.up import run_up

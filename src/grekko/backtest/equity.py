@@ -33,7 +33,9 @@ def _forward_filled(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return filled
 
 
-def equity_curve(feeds: Sequence[Feed], fills: Sequence[OrderFilled], initial_cash: float) -> EquityCurve:
+def equity_curve(
+    feeds: Sequence[Feed], fills: Sequence[OrderFilled], initial_cash: float
+) -> EquityCurve:
     timeline = np.unique(np.concatenate([feed.bars.ts_close_ns for feed in feeds]))
     n = timeline.size
     cash_delta = np.zeros(n)
@@ -49,8 +51,12 @@ def equity_curve(feeds: Sequence[Feed], fills: Sequence[OrderFilled], initial_ca
         if not mine:
             continue
         # a fill at time t belongs to the first bar close after t
-        where = np.minimum(np.searchsorted(timeline, [f.ts_event for f in mine], side="right"), n - 1)
-        signed = np.array([float(f.last_qty) if f.side.sign > 0 else -float(f.last_qty) for f in mine])
+        where = np.minimum(
+            np.searchsorted(timeline, [f.ts_event for f in mine], side="right"), n - 1
+        )
+        signed = np.array(
+            [float(f.last_qty) if f.side.sign > 0 else -float(f.last_qty) for f in mine]
+        )
         price = np.array([float(f.last_px) for f in mine])
         fee = np.array([float(f.fee) for f in mine])
         qty_delta = np.zeros(n)

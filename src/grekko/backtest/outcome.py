@@ -48,16 +48,27 @@ def to_json(kernel: Kernel, outcome: Outcome, meta: dict[str, Any]) -> dict[str,
     st = trade_stats(fill_records(outcome.fills))
     orders = [
         {
-            "client_order_id": o.client_order_id, "instrument_id": o.instrument_id, "side": o.side.value,
-            "type": o.order_type.value, "quantity": str(o.quantity), "status": o.status.value,
-            "filled_qty": str(o.filled_qty), "avg_px": str(o.avg_px), "ts_init": ns_to_iso(o.events[0].ts_event),
+            "client_order_id": o.client_order_id,
+            "instrument_id": o.instrument_id,
+            "side": o.side.value,
+            "type": o.order_type.value,
+            "quantity": str(o.quantity),
+            "status": o.status.value,
+            "filled_qty": str(o.filled_qty),
+            "avg_px": str(o.avg_px),
+            "ts_init": ns_to_iso(o.events[0].ts_event),
         }
         for o in kernel.cache.orders.values()
     ]
     fills = [
         {
-            "ts": ns_to_iso(f.ts_event), "client_order_id": f.client_order_id, "instrument_id": f.instrument_id,
-            "side": f.side.value, "qty": str(f.last_qty), "price": str(f.last_px), "fee": str(f.fee),
+            "ts": ns_to_iso(f.ts_event),
+            "client_order_id": f.client_order_id,
+            "instrument_id": f.instrument_id,
+            "side": f.side.value,
+            "qty": str(f.last_qty),
+            "price": str(f.last_px),
+            "fee": str(f.fee),
             "liquidity": f.liquidity.value,
         }
         for f in outcome.fills
@@ -91,12 +102,24 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=1))
 
 
-def write_report(path: Path, outcome: Outcome, feeds: list[Feed], title: str, params: dict[str, str]) -> Path:
+def write_report(
+    path: Path, outcome: Outcome, feeds: list[Feed], title: str, params: dict[str, str]
+) -> Path:
     records = fill_records(outcome.fills)
     first = feeds[0].bars
     return write_html_report(
-        path, title=title, ts_ns=outcome.curve.ts_ns, equity=outcome.curve.equity,
-        price_ts_ns=first.ts_close_ns, price_close=first.close,
-        fills=[r for r, f in zip(records, outcome.fills, strict=True) if f.instrument_id == feeds[0].instrument_id],
-        metrics=outcome.metrics, trade_stats=trade_stats(records), params=params,
+        path,
+        title=title,
+        ts_ns=outcome.curve.ts_ns,
+        equity=outcome.curve.equity,
+        price_ts_ns=first.ts_close_ns,
+        price_close=first.close,
+        fills=[
+            r
+            for r, f in zip(records, outcome.fills, strict=True)
+            if f.instrument_id == feeds[0].instrument_id
+        ],
+        metrics=outcome.metrics,
+        trade_stats=trade_stats(records),
+        params=params,
     )

@@ -6,10 +6,8 @@ decision, check, fill and position update happens in the same engines paper and 
 
 from __future__ import annotations
 
-import gc
 import heapq
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal

@@ -37,16 +37,29 @@ class BacktestRequest:
 def run_backtest(req: BacktestRequest) -> dict[str, Any]:
     """Run and return a short summary (the full record goes to --json-out)."""
     spec = BacktestSpec(
-        files=req.files, strategy=req.strategy, params=req.params, symbol=req.symbol, quantity=req.quantity,
-        fee=req.fee, cash=req.cash, cash_currency=req.currency, risk=req.risk, paper=req.paper,
+        files=req.files,
+        strategy=req.strategy,
+        params=req.params,
+        symbol=req.symbol,
+        quantity=req.quantity,
+        fee=req.fee,
+        cash=req.cash,
+        cash_currency=req.currency,
+        risk=req.risk,
+        paper=req.paper,
     )
     setup = build_backtest(spec)
     total = sum(len(feed.bars) for feed in setup.feeds)
     console = Console(stderr=True)
     if req.progress:
         with Progress(
-            TextColumn("[bold]backtest"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"),
-            TimeRemainingColumn(), console=console, transient=False,
+            TextColumn("[bold]backtest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("bars"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
         ) as bar:
             task = bar.add_task("run", total=total)
             stats = run(setup.kernel, setup.feeds, lambda n: bar.update(task, completed=n))
@@ -66,10 +79,22 @@ def run_backtest(req: BacktestRequest) -> dict[str, Any]:
         results.write_json(req.json_out, payload)
     if req.report is not None:
         title = f"{req.strategy} on {', '.join(f.bars.symbol for f in setup.feeds)}"
-        params = {k: str(v) for k, v in meta.items() if k != "files"} | {"files": ", ".join(meta["files"])}
+        params = {k: str(v) for k, v in meta.items() if k != "files"} | {
+            "files": ", ".join(meta["files"])
+        }
         results.write_report(req.report, outcome, setup.feeds, title, params)
-    keep = ("bars", "elapsed_s", "bars_per_s", "final_equity", "total_return", "max_drawdown", "sharpe",
-            "round_trips", "orders_denied", "trading_state")
+    keep = (
+        "bars",
+        "elapsed_s",
+        "bars_per_s",
+        "final_equity",
+        "total_return",
+        "max_drawdown",
+        "sharpe",
+        "round_trips",
+        "orders_denied",
+        "trading_state",
+    )
     summary = {k: payload[k] for k in keep}
     summary["fills"] = len(payload["fills"])
     summary["orders"] = len(payload["orders"])

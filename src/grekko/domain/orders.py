@@ -146,7 +146,9 @@ def _validate(init: OrderInitialized) -> None:
     needs_price = init.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
     needs_trigger = init.order_type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
     if needs_price != (init.price is not None):
-        raise ValueError(f"order {oid}: {init.order_type} {'needs' if needs_price else 'takes no'} price")
+        raise ValueError(
+            f"order {oid}: {init.order_type} {'needs' if needs_price else 'takes no'} price"
+        )
     if needs_trigger != (init.trigger_price is not None):
         raise ValueError(
             f"order {oid}: {init.order_type} {'needs' if needs_trigger else 'takes no'} trigger_price"

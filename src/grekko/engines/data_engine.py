@@ -114,7 +114,9 @@ class DataEngine:
         for aggregator in self._aggregators.values():
             aggregator.flush()
 
-    def subscribe_bars(self, instrument_id: str, handler: Callable[[Bar], None], priority: int = 0) -> None:
+    def subscribe_bars(
+        self, instrument_id: str, handler: Callable[[Bar], None], priority: int = 0
+    ) -> None:
         self._bus.subscribe(bar_topic(instrument_id), handler, priority)
 
     def subscribe_trades(

@@ -119,7 +119,9 @@ class ExecutionEngine:
         orders = self._cache.open_orders_for(cmd.instrument_id)
         for order in orders:
             self.cancel(
-                CancelOrder(ts_init=cmd.ts_init, client_order_id=order.client_order_id, reason=cmd.reason)
+                CancelOrder(
+                    ts_init=cmd.ts_init, client_order_id=order.client_order_id, reason=cmd.reason
+                )
             )
         return len(orders)
 
@@ -133,7 +135,9 @@ class ExecutionEngine:
             if order.client_order_id not in working:
                 now = self._clock.timestamp_ns()
                 self.handle_venue_event(
-                    OrderCanceled(ts_event=now, client_order_id=order.client_order_id, reason=reason)
+                    OrderCanceled(
+                        ts_event=now, client_order_id=order.client_order_id, reason=reason
+                    )
                 )
                 lost.append(order.client_order_id)
         return lost
@@ -180,4 +184,6 @@ class ExecutionEngine:
 
     def _drop_duplicate(self, client_order_id: str) -> None:
         self.duplicates_dropped += 1
-        log.warning("duplicate client_order_id %s dropped: it never reaches a venue twice", client_order_id)
+        log.warning(
+            "duplicate client_order_id %s dropped: it never reaches a venue twice", client_order_id
+        )

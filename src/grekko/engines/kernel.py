@@ -63,7 +63,13 @@ class Kernel:
         )
         self.execution = ExecutionEngine(self.bus, self.cache, clock, store)
         self.risk = RiskEngine(
-            self.bus, self.cache, clock, store, self.portfolio, self.execution, limits or RiskLimits()
+            self.bus,
+            self.cache,
+            clock,
+            store,
+            self.portfolio,
+            self.execution,
+            limits or RiskLimits(),
         )
         self.data = DataEngine(self.bus, self.cache)
         self.trader = Trader(self.bus, self.cache, clock, self.portfolio)
@@ -130,7 +136,9 @@ def _count_order_number(report: RecoveryReport, client_order_id: str, strategy_i
     m = _ORDER_NUMBER.match(client_order_id)
     if m is not None and m.group("sid") == strategy_id:
         n = int(m.group("n"))
-        report.orders_per_strategy[strategy_id] = max(report.orders_per_strategy.get(strategy_id, 0), n)
+        report.orders_per_strategy[strategy_id] = max(
+            report.orders_per_strategy.get(strategy_id, 0), n
+        )
 
 
 def describe(kernel: Kernel) -> dict[str, Any]:
@@ -139,7 +147,11 @@ def describe(kernel: Kernel) -> dict[str, Any]:
     return {
         "balances": {c: str(v) for c, v in sorted(portfolio.account.totals.items())},
         "positions": {
-            iid: {"quantity": str(p.quantity), "avg_px": str(p.avg_px), "realized_pnl": str(p.realized_pnl)}
+            iid: {
+                "quantity": str(p.quantity),
+                "avg_px": str(p.avg_px),
+                "realized_pnl": str(p.realized_pnl),
+            }
             for iid, p in sorted(portfolio.positions.items())
         },
         "orders": {

@@ -108,7 +108,9 @@ class RiskEngine:
             risk.check_notional(notional, limits.max_order_notional)
             or self._check_band(cmd, last)
             or risk.check_position_limit(position, cmd.side, cmd.quantity, limits.max_position_qty)
-            or self._check_balance(cmd, notional, instrument.base, instrument.quote, instrument.taker_fee)
+            or self._check_balance(
+                cmd, notional, instrument.base, instrument.quote, instrument.taker_fee
+            )
             or self._check_rate()
             or self._check_budget(cmd, ref)
         )
@@ -155,7 +157,9 @@ class RiskEngine:
         if state is self.state:
             return
         self.state = state
-        self._record(TradingStateChanged(ts_event=self._clock.timestamp_ns(), state=state, reason=reason))
+        self._record(
+            TradingStateChanged(ts_event=self._clock.timestamp_ns(), state=state, reason=reason)
+        )
         log.warning("trading state -> %s: %s", state, reason)
 
     def kill_switch(self, reason: str) -> int:

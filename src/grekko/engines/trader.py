@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from grekko.core.ids import IdGenerator
 from grekko.core.time import Clock
@@ -23,25 +23,24 @@ from grekko.engines.cache import Cache
 from grekko.engines.data_engine import bar_topic, trade_topic
 from grekko.engines.execution_engine import ORDER_TOPIC
 from grekko.engines.portfolio import Portfolio
+from grekko.ports.trading import TradingStrategy
 
 log = logging.getLogger("grekko.trader")
 
 RISK_ENDPOINT = "risk.execute"
 
 
-class TradingStrategy(Protocol):
-    strategy_id: str
-
-    def bind(self, ctx: StrategyContext) -> None: ...
-    def on_start(self) -> None: ...
-    def on_stop(self) -> None: ...
-    def on_bar(self, bar: Bar) -> None: ...
-    def on_trade(self, tick: TradeTick) -> None: ...
-    def on_order_event(self, event: Any) -> None: ...
-
-
 class StrategyContext:
-    __slots__ = ("_bus", "_cache", "_ids", "_portfolio", "_subs", "clock", "strategy_id", "warming_up")
+    __slots__ = (
+        "_bus",
+        "_cache",
+        "_ids",
+        "_portfolio",
+        "_subs",
+        "clock",
+        "strategy_id",
+        "warming_up",
+    )
 
     def __init__(
         self,
@@ -79,27 +78,83 @@ class StrategyContext:
 
     # ---- orders ------------------------------------------------------------------------------------
     def submit_market(
-        self, instrument_id: str, side: OrderSide, quantity: Decimal, *, reduce_only: bool = False,
+        self,
+        instrument_id: str,
+        side: OrderSide,
+        quantity: Decimal,
+        *,
+        reduce_only: bool = False,
         time_in_force: TimeInForce = TimeInForce.GTC,
     ) -> str | None:
-        return self._submit(instrument_id, side, OrderType.MARKET, quantity, None, None, time_in_force, reduce_only, False)
+        return self._submit(
+            instrument_id,
+            side,
+            OrderType.MARKET,
+            quantity,
+            None,
+            None,
+            time_in_force,
+            reduce_only,
+            False,
+        )
 
     def submit_limit(
-        self, instrument_id: str, side: OrderSide, quantity: Decimal, price: Decimal, *,
-        time_in_force: TimeInForce = TimeInForce.GTC, reduce_only: bool = False, post_only: bool = False,
+        self,
+        instrument_id: str,
+        side: OrderSide,
+        quantity: Decimal,
+        price: Decimal,
+        *,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        reduce_only: bool = False,
+        post_only: bool = False,
     ) -> str | None:
-        return self._submit(instrument_id, side, OrderType.LIMIT, quantity, price, None, time_in_force, reduce_only, post_only)
+        return self._submit(
+            instrument_id,
+            side,
+            OrderType.LIMIT,
+            quantity,
+            price,
+            None,
+            time_in_force,
+            reduce_only,
+            post_only,
+        )
 
     def submit_stop(
-        self, instrument_id: str, side: OrderSide, quantity: Decimal, trigger_price: Decimal, *,
-        limit_price: Decimal | None = None, reduce_only: bool = False,
+        self,
+        instrument_id: str,
+        side: OrderSide,
+        quantity: Decimal,
+        trigger_price: Decimal,
+        *,
+        limit_price: Decimal | None = None,
+        reduce_only: bool = False,
     ) -> str | None:
         order_type = OrderType.STOP_MARKET if limit_price is None else OrderType.STOP_LIMIT
-        return self._submit(instrument_id, side, order_type, quantity, limit_price, trigger_price, TimeInForce.GTC, reduce_only, False)
+        return self._submit(
+            instrument_id,
+            side,
+            order_type,
+            quantity,
+            limit_price,
+            trigger_price,
+            TimeInForce.GTC,
+            reduce_only,
+            False,
+        )
 
     def _submit(
-        self, instrument_id: str, side: OrderSide, order_type: OrderType, quantity: Decimal,
-        price: Decimal | None, trigger: Decimal | None, tif: TimeInForce, reduce_only: bool, post_only: bool,
+        self,
+        instrument_id: str,
+        side: OrderSide,
+        order_type: OrderType,
+        quantity: Decimal,
+        price: Decimal | None,
+        trigger: Decimal | None,
+        tif: TimeInForce,
+        reduce_only: bool,
+        post_only: bool,
     ) -> str | None:
         if self.warming_up:
             return None
@@ -123,7 +178,10 @@ class StrategyContext:
     def cancel(self, client_order_id: str) -> None:
         if self.warming_up:
             return
-        self._bus.send(RISK_ENDPOINT, CancelOrder(ts_init=self.clock.timestamp_ns(), client_order_id=client_order_id))
+        self._bus.send(
+            RISK_ENDPOINT,
+            CancelOrder(ts_init=self.clock.timestamp_ns(), client_order_id=client_order_id),
+        )
 
     # ---- reads ---------------------------------------------------------------------------------------
     def instrument(self, instrument_id: str) -> Instrument:
@@ -145,7 +203,11 @@ class StrategyContext:
         return self._cache.last_bar.get(instrument_id)
 
     def open_orders(self, instrument_id: str | None = None) -> list[Order]:
-        return [o for o in self._cache.open_orders_for(instrument_id) if o.strategy_id == self.strategy_id]
+        return [
+            o
+            for o in self._cache.open_orders_for(instrument_id)
+            if o.strategy_id == self.strategy_id
+        ]
 
 
 class Trader:

@@ -90,12 +90,22 @@ class PaperVenue:
         for i, (_, pending) in enumerate(self._inflight):
             if pending is order:
                 del self._inflight[i]
-                self._emit(OrderCanceled(ts_event=now, client_order_id=order.client_order_id, reason="canceled in flight"))
+                self._emit(
+                    OrderCanceled(
+                        ts_event=now,
+                        client_order_id=order.client_order_id,
+                        reason="canceled in flight",
+                    )
+                )
                 return
         working = self._working.get(order.instrument_id, [])
         if order in working:
             working.remove(order)
-            self._emit(OrderCanceled(ts_event=now, client_order_id=order.client_order_id, reason="canceled"))
+            self._emit(
+                OrderCanceled(
+                    ts_event=now, client_order_id=order.client_order_id, reason="canceled"
+                )
+            )
 
     def open_order_ids(self) -> set[str]:
         ids = {o.client_order_id for orders in self._working.values() for o in orders}
@@ -104,7 +114,11 @@ class PaperVenue:
     def restore(self, orders: list[Order]) -> None:
         """Take back orders the venue had accepted before a restart (a real exchange keeps them)."""
         for order in orders:
-            if order.status in (OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED):
+            if order.status in (
+                OrderStatus.ACCEPTED,
+                OrderStatus.TRIGGERED,
+                OrderStatus.PARTIALLY_FILLED,
+            ):
                 self._working.setdefault(order.instrument_id, []).append(order)
 
     # ---- market data ------------------------------------------------------------------------------
@@ -135,10 +149,18 @@ class PaperVenue:
         cid = order.client_order_id
         instrument = self._instruments(order.instrument_id)
         if instrument is None:
-            self._emit(OrderRejected(ts_event=now, client_order_id=cid, reason=f"paper: unknown instrument {order.instrument_id}"))
+            self._emit(
+                OrderRejected(
+                    ts_event=now,
+                    client_order_id=cid,
+                    reason=f"paper: unknown instrument {order.instrument_id}",
+                )
+            )
             return
         if order.price is not None and order.quantity * order.price < instrument.min_notional:
-            self._emit(OrderRejected(ts_event=now, client_order_id=cid, reason="paper: below min notional"))
+            self._emit(
+                OrderRejected(ts_event=now, client_order_id=cid, reason="paper: below min notional")
+            )
             return
         self._emit(OrderAccepted(ts_event=now, client_order_id=cid, venue_order_id=f"P-{cid}"))
         self._working.setdefault(order.instrument_id, []).append(order)
@@ -169,7 +191,9 @@ class PaperVenue:
             return 0.0
         return self._fill(order, decision[0], decision[1], ts, budget)
 
-    def _fill(self, order: Order, px: float, liquidity: LiquiditySide, ts: int, budget: float | None) -> float:
+    def _fill(
+        self, order: Order, px: float, liquidity: LiquiditySide, ts: int, budget: float | None
+    ) -> float:
         instrument = self._instruments(order.instrument_id)
         if instrument is None:  # removed after acceptance
             self._expire(order, ts, "instrument no longer listed")
@@ -182,10 +206,18 @@ class PaperVenue:
         fee = quantize(qty * price * rate, instrument.price_increment * instrument.size_increment)
         self._emit(
             OrderFilled(
-                ts_event=ts, client_order_id=order.client_order_id, venue_order_id=order.venue_order_id,
-                trade_id=f"T-{order.client_order_id}-{len(order.events)}", instrument_id=order.instrument_id,
-                strategy_id=order.strategy_id, side=order.side, last_qty=qty, last_px=price, fee=fee,
-                fee_currency=instrument.quote, liquidity=liquidity,
+                ts_event=ts,
+                client_order_id=order.client_order_id,
+                venue_order_id=order.venue_order_id,
+                trade_id=f"T-{order.client_order_id}-{len(order.events)}",
+                instrument_id=order.instrument_id,
+                strategy_id=order.strategy_id,
+                side=order.side,
+                last_qty=qty,
+                last_px=price,
+                fee=fee,
+                fee_currency=instrument.quote,
+                liquidity=liquidity,
             )
         )
         if order.status is OrderStatus.FILLED:
@@ -194,7 +226,9 @@ class PaperVenue:
             self._expire(order, ts, "IOC remainder")
         return float(qty)
 
-    def _fill_quantity(self, order: Order, instrument: Instrument, budget: float | None, ts: int) -> Decimal | None:
+    def _fill_quantity(
+        self, order: Order, instrument: Instrument, budget: float | None, ts: int
+    ) -> Decimal | None:
         qty = order.leaves_qty
         if order.reduce_only:
             held = self._position_qty(order.instrument_id)
@@ -218,7 +252,15 @@ class PaperVenue:
             return
         self._emit(OrderCanceled(ts_event=ts, client_order_id=order.client_order_id, reason=reason))
 
-    def _emit(self, event: OrderAccepted | OrderCanceled | OrderExpired | OrderFilled | OrderRejected | OrderTriggered) -> None:
+    def _emit(
+        self,
+        event: OrderAccepted
+        | OrderCanceled
+        | OrderExpired
+        | OrderFilled
+        | OrderRejected
+        | OrderTriggered,
+    ) -> None:
         if self._sink is None:
             raise VenueError("paper venue is not bound to an execution engine")
         self._sink(event)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from grekko.domain.data import Bar, TradeTick
 from grekko.domain.events import OrderFilled
-from grekko.engines.trader import StrategyContext
+from grekko.ports.trading import TradingContext
 
 
 class Strategy:
@@ -14,7 +14,7 @@ class Strategy:
     the CLI or settings; `param_types` converts them, and unknown parameters are errors."""
 
     name = "strategy"
-    param_types: dict[str, type] = {}
+    param_types: ClassVar[dict[str, type]] = {}
 
     def __init__(self, strategy_id: str | None = None, **params: Any) -> None:
         self.strategy_id = strategy_id or self.name
@@ -29,16 +29,18 @@ class Strategy:
             try:
                 self.params[key] = value if isinstance(value, kind) else kind(value)
             except (TypeError, ValueError, ArithmeticError) as exc:
-                raise ValueError(f"{self.name}: parameter {key}={value!r} is not a {kind.__name__}") from exc
-        self._ctx: StrategyContext | None = None
+                raise ValueError(
+                    f"{self.name}: parameter {key}={value!r} is not a {kind.__name__}"
+                ) from exc
+        self._ctx: TradingContext | None = None
 
     @property
-    def ctx(self) -> StrategyContext:
+    def ctx(self) -> TradingContext:
         if self._ctx is None:
             raise RuntimeError(f"strategy {self.strategy_id} is not bound to a trader yet")
         return self._ctx
 
-    def bind(self, ctx: StrategyContext) -> None:
+    def bind(self, ctx: TradingContext) -> None:
         self._ctx = ctx
 
     # ---- hooks ---------------------------------------------------------------------------------

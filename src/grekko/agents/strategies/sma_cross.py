@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from grekko.agents.strategies.base import Strategy
 from grekko.domain.data import Bar
@@ -11,14 +12,21 @@ from grekko.domain.enums import OrderSide
 
 class SmaCross(Strategy):
     name = "sma_cross"
-    param_types = {"fast": int, "slow": int, "quantity": Decimal, "instrument": str}
+    param_types: ClassVar[dict[str, type]] = {
+        "fast": int,
+        "slow": int,
+        "quantity": Decimal,
+        "instrument": str,
+    }
 
     def __init__(self, strategy_id: str | None = None, **params: object) -> None:
         super().__init__(strategy_id, **params)
         self.fast_n: int = self.params.get("fast", 10)
         self.slow_n: int = self.params.get("slow", 30)
         if not 0 < self.fast_n < self.slow_n:
-            raise ValueError(f"sma_cross needs 0 < fast < slow, got fast={self.fast_n} slow={self.slow_n}")
+            raise ValueError(
+                f"sma_cross needs 0 < fast < slow, got fast={self.fast_n} slow={self.slow_n}"
+            )
         self.quantity: Decimal = self.params.get("quantity", Decimal(1))
         if self.quantity <= 0:
             raise ValueError("sma_cross quantity must be positive")
