@@ -248,7 +248,7 @@ def _current_version(connection: sa.Connection, stream_id: str) -> int:
     return 0 if version is None else int(version)
 
 
-def _record(row: sa.Row[Any]) -> RecordedEvent:
+def _record(row: sa.Row[int, str, int, str]) -> RecordedEvent:
     position, stream_id, version, payload = row
     return RecordedEvent(position, stream_id, version, decode_event(payload))
 
