@@ -24,10 +24,22 @@ def to_decimal(value: Decimal | int | float | str) -> Decimal:
         raise ValueError(f"not a decimal number: {value!r}") from exc
 
 
+_POWER_OF_TEN: dict[Decimal, bool] = {}
+
+
+def _is_power_of_ten(increment: Decimal) -> bool:
+    known = _POWER_OF_TEN.get(increment)
+    if known is None:
+        if increment <= 0:
+            raise ValueError(f"increment must be positive, got {increment}")
+        known = _POWER_OF_TEN[increment] = increment.normalize().as_tuple().digits == (1,)
+    return known
+
+
 def quantize(value: Decimal, increment: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """Round to a multiple of increment (0.01, 0.5, 1e-8 ...)."""
-    if increment <= 0:
-        raise ValueError(f"increment must be positive, got {increment}")
+    if _is_power_of_ten(increment):
+        return value.quantize(increment, rounding=rounding)  # one C call, the common case
     units = (value / increment).to_integral_value(rounding=rounding)
     return (units * increment).quantize(increment)
 

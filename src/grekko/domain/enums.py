@@ -5,7 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class OrderSide(StrEnum):
+class _FastStrEnum(StrEnum):
+    """Members hash like their string value, in C; Enum's own __hash__ is Python code on hot paths."""
+
+    __hash__ = str.__hash__
+
+
+class OrderSide(_FastStrEnum):
     BUY = "buy"
     SELL = "sell"
 
@@ -18,20 +24,20 @@ class OrderSide(StrEnum):
         return OrderSide.SELL if self is OrderSide.BUY else OrderSide.BUY
 
 
-class OrderType(StrEnum):
+class OrderType(_FastStrEnum):
     MARKET = "market"
     LIMIT = "limit"
     STOP_MARKET = "stop_market"
     STOP_LIMIT = "stop_limit"
 
 
-class TimeInForce(StrEnum):
+class TimeInForce(_FastStrEnum):
     GTC = "gtc"
     IOC = "ioc"
     FOK = "fok"
 
 
-class OrderStatus(StrEnum):
+class OrderStatus(_FastStrEnum):
     INITIALIZED = "initialized"
     DENIED = "denied"
     SUBMITTED = "submitted"
@@ -55,12 +61,12 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
-class LiquiditySide(StrEnum):
+class LiquiditySide(_FastStrEnum):
     MAKER = "maker"
     TAKER = "taker"
 
 
-class AssetClass(StrEnum):
+class AssetClass(_FastStrEnum):
     CRYPTO_SPOT = "crypto_spot"
     CRYPTO_PERP = "crypto_perp"
     DEX = "dex"
@@ -68,7 +74,7 @@ class AssetClass(StrEnum):
     OPTION = "option"
 
 
-class TradingState(StrEnum):
+class TradingState(_FastStrEnum):
     ACTIVE = "active"
     REDUCING = "reducing"  # only orders that shrink a position pass
     HALTED = "halted"

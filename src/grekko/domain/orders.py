@@ -60,6 +60,7 @@ class Order:
         "fees",
         "filled_qty",
         "instrument_id",
+        "is_open",
         "order_type",
         "post_only",
         "price",
@@ -88,6 +89,7 @@ class Order:
         self.reduce_only = init.reduce_only
         self.post_only = init.post_only
         self.status: OrderStatus = S.INITIALIZED
+        self.is_open = False  # accepted by the pipeline and not yet terminal
         self.filled_qty: Decimal = ZERO
         self.avg_px: Decimal = ZERO
         self.fees: Decimal = ZERO
@@ -98,10 +100,6 @@ class Order:
     @property
     def leaves_qty(self) -> Decimal:
         return self.quantity - self.filled_qty
-
-    @property
-    def is_open(self) -> bool:
-        return self.status not in TERMINAL_STATUSES and self.status is not S.INITIALIZED
 
     @property
     def is_terminal(self) -> bool:
@@ -118,6 +116,7 @@ class Order:
         elif type(event) is OrderAccepted:
             self.venue_order_id = event.venue_order_id
         self.status = target  # type: ignore[assignment]
+        self.is_open = target not in TERMINAL_STATUSES
         self.ts_last = event.ts_event
         self.events.append(event)
 
@@ -129,7 +128,10 @@ class Order:
             raise InvalidStateTransition(
                 f"order {self.client_order_id}: overfill {new_filled} > {self.quantity}"
             )
-        self.avg_px = (self.avg_px * self.filled_qty + fill.last_px * fill.last_qty) / new_filled
+        if self.filled_qty:
+            self.avg_px = (self.avg_px * self.filled_qty + fill.last_px * fill.last_qty) / new_filled
+        else:
+            self.avg_px = fill.last_px
         self.filled_qty = new_filled
         self.fees += fill.fee
         if fill.venue_order_id:

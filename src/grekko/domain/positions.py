@@ -30,7 +30,10 @@ class Position:
         signed = qty if side is OrderSide.BUY else -qty
         held = self.quantity
         realized = ZERO
-        if held == 0 or (held > 0) == (signed > 0):
+        if held == 0:
+            new_qty = signed
+            self.avg_px = px
+        elif (held > 0) == (signed > 0):
             new_qty = held + signed
             self.avg_px = (self.avg_px * abs(held) + px * qty) / abs(new_qty)
         else:

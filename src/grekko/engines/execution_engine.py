@@ -53,6 +53,7 @@ class ExecutionEngine:
         self._store = store
         self._venues: dict[str, ExecutionVenue] = {}
         self._topics: dict[str, str] = {}
+        self._venue_by_instrument: dict[str, ExecutionVenue] = {}
         self._on_event = on_event
         self.duplicates_dropped = 0
 
@@ -78,13 +79,16 @@ class ExecutionEngine:
         if cmd.client_order_id in self._cache.orders:
             self._drop_duplicate(cmd.client_order_id)
             return None
-        _, venue_name = split_instrument_id(cmd.instrument_id)
-        venue = self.venue(venue_name)
+        venue = self._venue_by_instrument.get(cmd.instrument_id)
+        if venue is None:
+            venue = self._venue_by_instrument[cmd.instrument_id] = self.venue(
+                split_instrument_id(cmd.instrument_id)[1]
+            )
         now = self._clock.timestamp_ns()
         order = self._create(cmd, now)
         submitted = OrderSubmitted(ts_event=now, client_order_id=cmd.client_order_id)
         order.apply(submitted)
-        self._store.append(order_stream(order.client_order_id), order.events[:], 0)
+        self._store.append(order_stream(order.client_order_id), tuple(order.events), 0)
         self._cache.update_open(order)
         self._publish(order, order.events[0])
         self._publish(order, submitted)
@@ -100,7 +104,7 @@ class ExecutionEngine:
         order = self._create(cmd, now)
         denied = OrderDenied(ts_event=now, client_order_id=cmd.client_order_id, reason=reason)
         order.apply(denied)
-        self._store.append(order_stream(order.client_order_id), order.events[:], 0)
+        self._store.append(order_stream(order.client_order_id), tuple(order.events), 0)
         self._publish(order, order.events[0])
         self._publish(order, denied)
         return order
