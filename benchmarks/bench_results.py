@@ -44,19 +44,17 @@ def machine_info() -> dict[str, object]:
     }
 
 
-def write_results(
-    results_dir: Path,
+def render_markdown(
     bars: int,
     records: list[EngineRecord],
     roundtrip: RoundTrip | None,
     targets: list[Target],
-) -> tuple[Path, Path]:
-    """benchmarks/results/latest.md (the printed tables) and latest.json (the raw records)."""
-    results_dir.mkdir(parents=True, exist_ok=True)
+    machine: dict[str, object],
+) -> str:
+    """The same tables the terminal showed, with the conditions they were measured under."""
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = machine_info()
     target_rows = [(t.label, t.measured, t.verdict) for t in targets]
-    markdown = "\n".join(
+    return "\n".join(
         [
             "# Backtest benchmark: Grekko vs peer engines (same run)",
             "",
@@ -83,8 +81,20 @@ def write_results(
             "",
         ]
     )
+
+
+def write_results(
+    results_dir: Path,
+    bars: int,
+    records: list[EngineRecord],
+    roundtrip: RoundTrip | None,
+    targets: list[Target],
+) -> tuple[Path, Path]:
+    """benchmarks/results/latest.md (the printed tables) and latest.json (the raw records)."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    machine = machine_info()
     md_path = results_dir / "latest.md"
-    md_path.write_text(markdown)
+    md_path.write_text(render_markdown(bars, records, roundtrip, targets, machine))
     payload = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "bars": bars,
