@@ -99,7 +99,8 @@ def to_json(kernel: Kernel, outcome: Outcome, meta: dict[str, Any]) -> dict[str,
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1))
+    with path.open("w", encoding="utf-8") as out:
+        json.dump(payload, out, indent=1)  # streamed: no second copy of a large result in memory
 
 
 def write_report(

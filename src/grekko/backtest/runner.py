@@ -18,10 +18,9 @@ from grekko.core.time import TestClock
 from grekko.domain.data import Bar
 from grekko.engines.kernel import Kernel
 
-from .data_files import BarArrays, iter_bar_rows
+from .data_files import ROW_CHUNK, BarArrays, iter_bar_chunks
 
 Row = tuple[int, int, float, float, float, float, float]
-PROGRESS_EVERY = 1 << 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +57,20 @@ def run(
     started = time.perf_counter()
     if len(feeds) == 1:
         iid = feeds[0].instrument_id
-        for ts_open, ts_close, o, h, low, c, v in iter_bar_rows(feeds[0].bars):
-            set_time(ts_close)
-            process_bar(Bar(iid, o, h, low, c, v, ts_open, ts_close))
-            n += 1
-            if progress is not None and not n % PROGRESS_EVERY:
+        total = len(feeds[0].bars)
+        for rows in iter_bar_chunks(feeds[0].bars):
+            for ts_open, ts_close, o, h, low, c, v in rows:
+                set_time(ts_close)
+                process_bar(Bar(iid, o, h, low, c, v, ts_open, ts_close))
+            n = min(n + ROW_CHUNK, total)
+            if progress is not None:
                 progress(n)
     else:
         for iid, (ts_open, ts_close, o, h, low, c, v) in _merged(feeds):
             set_time(ts_close)
             process_bar(Bar(iid, o, h, low, c, v, ts_open, ts_close))
             n += 1
-            if progress is not None and not n % PROGRESS_EVERY:
+            if progress is not None and not n % ROW_CHUNK:
                 progress(n)
     elapsed = time.perf_counter() - started
     if progress is not None:
@@ -81,8 +82,9 @@ def _merged(feeds: list[Feed]) -> Iterator[tuple[str, Row]]:
     """Time-ordered merge of several instruments; ties keep the order the files were given."""
 
     def tagged(index: int, feed: Feed) -> Iterator[tuple[int, int, str, Row]]:
-        for row in iter_bar_rows(feed.bars):
-            yield row[1], index, feed.instrument_id, row
+        for rows in iter_bar_chunks(feed.bars):
+            for row in rows:
+                yield row[1], index, feed.instrument_id, row
 
     for _, _, iid, row in heapq.merge(*(tagged(i, f) for i, f in enumerate(feeds))):
         yield iid, row
