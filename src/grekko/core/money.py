@@ -14,14 +14,19 @@ ONE = Decimal(1)
 
 def to_decimal(value: Decimal | int | float | str) -> Decimal:
     """Exact for str/int/Decimal; a float goes through its shortest repr, never its binary expansion."""
-    if isinstance(value, Decimal):
-        return value
     if isinstance(value, bool):
         raise TypeError("a bool is not an amount")
     try:
-        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        number = (
+            value
+            if isinstance(value, Decimal)
+            else Decimal(repr(value) if isinstance(value, float) else value)
+        )
     except InvalidOperation as exc:
         raise ValueError(f"not a decimal number: {value!r}") from exc
+    if not number.is_finite():
+        raise ValueError(f"not a decimal number: {value!r} is not finite")
+    return number
 
 
 _POWER_OF_TEN: dict[Decimal, bool] = {}

@@ -9,6 +9,7 @@ from typing import Protocol
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_S
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Clock(Protocol):
@@ -56,7 +57,8 @@ def iso_to_ns(text: str) -> int:
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         raise ValueError(f"timestamp needs a timezone (use Z for UTC): {text!r}")
-    return int(dt.timestamp()) * NS_PER_S + dt.microsecond * 1000
+    delta = dt - _EPOCH  # exact integer arithmetic, also before 1970 (float timestamps are not)
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_S + delta.microseconds * 1000
 
 
 def ms_to_ns(ms: int) -> int:

@@ -129,7 +129,9 @@ class Order:
                 f"order {self.client_order_id}: overfill {new_filled} > {self.quantity}"
             )
         if self.filled_qty:
-            self.avg_px = (self.avg_px * self.filled_qty + fill.last_px * fill.last_qty) / new_filled
+            self.avg_px = (
+                self.avg_px * self.filled_qty + fill.last_px * fill.last_qty
+            ) / new_filled
         else:
             self.avg_px = fill.last_px
         self.filled_qty = new_filled

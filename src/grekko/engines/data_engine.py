@@ -83,10 +83,12 @@ class DataEngine:
     def process_trade(self, tick: TradeTick) -> None:
         iid = tick.instrument_id
         self._cache.last_trade[iid] = tick
+        self._bus.publish(trade_topic(iid), tick)
         aggregator = self._aggregators.get(iid)
         if aggregator is not None:
+            # after the trade is published: an order decided on the bar this trade closes
+            # must not be matched against this same trade
             aggregator.on_trade(tick)
-        self._bus.publish(trade_topic(iid), tick)
 
     def process_quote(self, quote: QuoteTick) -> None:
         iid = quote.instrument_id

@@ -20,6 +20,7 @@ from grekko.domain.events import (
     OrderCanceled,
     OrderDenied,
     OrderEvent,
+    OrderFilled,
     OrderInitialized,
     OrderSubmitted,
 )
@@ -45,7 +46,7 @@ class ExecutionEngine:
         cache: Cache,
         clock: Clock,
         store: EventStore,
-        on_event: Callable[[OrderEvent], None] | None = None,
+        on_fill: Callable[[OrderFilled], None] | None = None,
     ) -> None:
         self._bus = bus
         self._cache = cache
@@ -54,7 +55,9 @@ class ExecutionEngine:
         self._venues: dict[str, ExecutionVenue] = {}
         self._topics: dict[str, str] = {}
         self._venue_by_instrument: dict[str, ExecutionVenue] = {}
-        self._on_event = on_event
+        self._on_fill = (
+            on_fill  # the portfolio projection: positions move before anyone hears of the fill
+        )
         self.duplicates_dropped = 0
 
     # ---- wiring -------------------------------------------------------------------------------
@@ -117,7 +120,7 @@ class ExecutionEngine:
             log.info("cancel of %s ignored: already %s", order.client_order_id, order.status)
             return
         _, venue_name = split_instrument_id(order.instrument_id)
-        self.venue(venue_name).cancel_order(order)
+        self.venue(venue_name).cancel_order(order, cmd.reason)
 
     def cancel_all(self, cmd: CancelAllOrders) -> int:
         orders = self._cache.open_orders_for(cmd.instrument_id)
@@ -182,8 +185,8 @@ class ExecutionEngine:
         topic = self._topics.get(order.strategy_id)
         if topic is None:
             topic = self._topics[order.strategy_id] = f"{ORDER_TOPIC}.{order.strategy_id}"
-        if self._on_event is not None:
-            self._on_event(event)
+        if self._on_fill is not None and type(event) is OrderFilled:
+            self._on_fill(event)
         self._bus.publish(topic, event)
 
     def _drop_duplicate(self, client_order_id: str) -> None:

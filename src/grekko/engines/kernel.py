@@ -17,14 +17,20 @@ from typing import Any, Protocol
 from grekko.core.time import Clock
 from grekko.domain.accounts import Account
 from grekko.domain.data import Bar, TradeTick
-from grekko.domain.events import AccountFunded, OrderInitialized, StoredEvent, TradingStateChanged
+from grekko.domain.events import (
+    AccountFunded,
+    OrderFilled,
+    OrderInitialized,
+    StoredEvent,
+    TradingStateChanged,
+)
 from grekko.domain.instruments import Instrument
 from grekko.domain.orders import Order
 from grekko.domain.risk import RiskLimits
 from grekko.engines.bus import MessageBus
 from grekko.engines.cache import Cache
 from grekko.engines.data_engine import DataEngine
-from grekko.engines.execution_engine import ORDER_TOPIC, ExecutionEngine
+from grekko.engines.execution_engine import ExecutionEngine
 from grekko.engines.portfolio import Portfolio
 from grekko.engines.risk_engine import RiskEngine
 from grekko.engines.trader import RISK_ENDPOINT, Trader
@@ -61,7 +67,9 @@ class Kernel:
         self.portfolio = Portfolio(
             self.bus, self.cache, Account("main", margin=margin), cash_currency
         )
-        self.execution = ExecutionEngine(self.bus, self.cache, clock, store)
+        self.execution = ExecutionEngine(
+            self.bus, self.cache, clock, store, on_fill=self.portfolio.apply_fill
+        )
         self.risk = RiskEngine(
             self.bus,
             self.cache,
@@ -74,7 +82,6 @@ class Kernel:
         self.data = DataEngine(self.bus, self.cache)
         self.trader = Trader(self.bus, self.cache, clock, self.portfolio)
         self.bus.register(RISK_ENDPOINT, self.risk.execute)
-        self.bus.subscribe(f"{ORDER_TOPIC}.*", self.portfolio.on_order_event, PORTFOLIO_PRIORITY)
         self.bus.subscribe("data.bars.*", self.portfolio.on_bar, PORTFOLIO_PRIORITY)
         self.risk.watch()
 
@@ -83,6 +90,10 @@ class Kernel:
 
     def add_venue(self, venue: MarketDataVenue) -> None:
         self.execution.add_venue(venue)
+        bind_account = getattr(venue, "bind_account", None)
+        if bind_account is not None:  # a simulated venue settles against our own account
+            account = self.portfolio.account
+            bind_account(None if account.margin else account.total)
         self.bus.subscribe("data.bars.*", venue.on_bar, VENUE_PRIORITY)
         self.bus.subscribe("data.trades.*", venue.on_trade, VENUE_PRIORITY)
 
@@ -121,7 +132,8 @@ def recover_from(kernel: Kernel, records: Iterable[RecordedEvent]) -> RecoveryRe
         elif hasattr(event, "client_order_id"):
             order = cache.orders[event.client_order_id]
             order.apply(event)  # type: ignore[arg-type]
-            kernel.portfolio.on_order_event(event)
+            if type(event) is OrderFilled:
+                kernel.portfolio.apply_fill(event)
         elif type(event) is TradingStateChanged:
             kernel.risk.state = event.state
         else:

@@ -46,6 +46,7 @@ class Portfolio:
         self._mtm_f = 0.0
         self.peak_equity_f = 0.0
         self.equity_floor_f = float("-inf")
+        self.drawdown_keep = 0.0  # share of the peak below which the drawdown breaker trips
         self.next_day_ns = 0
         self.on_floor_breached: Callable[[float, int], None] | None = None
         self.on_new_day: Callable[[float, int], None] | None = None
@@ -53,16 +54,12 @@ class Portfolio:
     # ---- projection of events --------------------------------------------------------------
     def apply(self, event: Event) -> None:
         if type(event) is OrderFilled:
-            self._apply_fill(event)
+            self.apply_fill(event)
         elif type(event) is AccountFunded:
             self.account.adjust(event.currency, event.amount)
             self._refresh_cash()
 
-    def on_order_event(self, event: Event) -> None:
-        if type(event) is OrderFilled:
-            self._apply_fill(event)
-
-    def _apply_fill(self, fill: OrderFilled) -> None:
+    def apply_fill(self, fill: OrderFilled) -> None:
         iid = fill.instrument_id
         instrument = self._cache.instruments[iid]
         position = self.positions.get(iid)
@@ -109,6 +106,8 @@ class Portfolio:
         equity = self._cash_f + self._mtm_f
         if equity > self.peak_equity_f:
             self.peak_equity_f = equity
+            trailing = equity * self.drawdown_keep
+            self.equity_floor_f = max(self.equity_floor_f, trailing)
         elif equity < self.equity_floor_f and self.on_floor_breached is not None:
             self.on_floor_breached(equity, bar.ts_event)
         if bar.ts_event >= self.next_day_ns and self.on_new_day is not None:
@@ -154,6 +153,25 @@ class Portfolio:
             mark = self.mark_price(iid) or position.avg_px
             total += position.quantity * mark
         return total
+
+    def reserved(self, currency: str) -> Decimal:
+        """Funds that open orders will consume: quote for buys (at limit or last price, plus the
+        taker fee), base for sells. Computed from the open orders, so it can never drift."""
+        total = ZERO
+        for order in self._cache.open_orders.values():
+            instrument = self._cache.instruments.get(order.instrument_id)
+            if instrument is None:
+                continue
+            if order.side is OrderSide.BUY and instrument.quote == currency:
+                px = order.price or order.trigger_price or self.mark_price(order.instrument_id)
+                if px is not None:
+                    total += order.leaves_qty * px * (1 + instrument.taker_fee)
+            elif order.side is OrderSide.SELL and instrument.base == currency:
+                total += order.leaves_qty
+        return total
+
+    def free(self, currency: str) -> Decimal:
+        return self.account.free(currency) - self.reserved(currency)
 
     def strategy_exposure(self, strategy_id: str, instrument_id: str) -> Decimal:
         return self.strategy_qty.get((strategy_id, instrument_id), ZERO)

@@ -124,12 +124,12 @@ class RiskEngine:
     def _check_balance(
         self, cmd: SubmitOrder, notional: Decimal, base: str, quote: str, fee_rate: Decimal
     ) -> str | None:
-        account = self._portfolio.account
-        if account.margin:
+        portfolio = self._portfolio
+        if portfolio.account.margin:
             return None
         if cmd.side is OrderSide.BUY:
-            return risk.check_balance(account.free(quote), notional * (1 + fee_rate), quote)
-        return risk.check_balance(account.free(base), cmd.quantity, base)
+            return risk.check_balance(portfolio.free(quote), notional * (1 + fee_rate), quote)
+        return risk.check_balance(portfolio.free(base), cmd.quantity, base)
 
     def _check_rate(self) -> str | None:
         now = self._clock.timestamp_ns()
@@ -173,6 +173,7 @@ class RiskEngine:
     def watch(self) -> None:
         self._portfolio.on_floor_breached = self._on_floor_breached
         self._portfolio.on_new_day = self._on_new_day
+        self._portfolio.drawdown_keep = 1.0 - self._dd_fraction
 
     def _on_new_day(self, equity: float, ts_ns: int) -> None:
         self._day_start_equity = equity

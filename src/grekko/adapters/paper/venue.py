@@ -70,6 +70,7 @@ class PaperVenue:
         self._instruments = instruments
         self._clock = clock
         self._position_qty = position_qty
+        self._cash_balance: Callable[[str], Decimal] | None = None  # None: margin, no cash cap
         self._sink: OrderEventSink | None = None
         self._working: dict[str, list[Order]] = {}
         self._inflight: list[tuple[int, Order]] = []
@@ -79,13 +80,17 @@ class PaperVenue:
     def bind(self, sink: OrderEventSink) -> None:
         self._sink = sink
 
+    def bind_account(self, cash_balance: Callable[[str], Decimal] | None) -> None:
+        """The account the simulated exchange settles against; None for a margin account."""
+        self._cash_balance = cash_balance
+
     def submit_order(self, order: Order) -> None:
         if self.config.latency_ns:
             self._inflight.append((self._clock.timestamp_ns() + self.config.latency_ns, order))
         else:
             self._accept(order, self._clock.timestamp_ns())
 
-    def cancel_order(self, order: Order) -> None:
+    def cancel_order(self, order: Order, reason: str = "") -> None:
         now = self._clock.timestamp_ns()
         for i, (_, pending) in enumerate(self._inflight):
             if pending is order:
@@ -94,7 +99,7 @@ class PaperVenue:
                     OrderCanceled(
                         ts_event=now,
                         client_order_id=order.client_order_id,
-                        reason="canceled in flight",
+                        reason=reason or "canceled in flight",
                     )
                 )
                 return
@@ -103,7 +108,7 @@ class PaperVenue:
             working.remove(order)
             self._emit(
                 OrderCanceled(
-                    ts_event=now, client_order_id=order.client_order_id, reason="canceled"
+                    ts_event=now, client_order_id=order.client_order_id, reason=reason or "canceled"
                 )
             )
 
@@ -203,6 +208,9 @@ class PaperVenue:
             return 0.0
         price = instrument.make_price(slipped(px, order.side, self.config.slippage_bps))
         rate = instrument.maker_fee if liquidity is LiquiditySide.MAKER else instrument.taker_fee
+        qty = self._affordable(order, instrument, qty, price, rate, ts)
+        if qty is None:
+            return 0.0
         fee = quantize(qty * price * rate, instrument.price_increment * instrument.size_increment)
         self._emit(
             OrderFilled(
@@ -243,6 +251,29 @@ class PaperVenue:
             self._expire(order, ts, "FOK could not fill completely")
             return None
         return qty if qty > 0 else None
+
+    def _affordable(
+        self,
+        order: Order,
+        instrument: Instrument,
+        qty: Decimal,
+        price: Decimal,
+        rate: Decimal,
+        ts: int,
+    ) -> Decimal | None:
+        """A cash account cannot pay for more than it holds, even when the price gapped after risk."""
+        if self._cash_balance is None:
+            return qty
+        if order.side is OrderSide.BUY:
+            cash = self._cash_balance(instrument.quote)
+            if qty * price * (1 + rate) > cash:
+                qty = instrument.make_qty(cash / (price * (1 + rate)))
+        else:
+            qty = min(qty, self._cash_balance(instrument.base))
+        if qty <= 0:
+            self._expire(order, ts, "insufficient funds at fill time")
+            return None
+        return qty
 
     def _expire(self, order: Order, ts: int, reason: str) -> None:
         working = self._working.get(order.instrument_id, [])
