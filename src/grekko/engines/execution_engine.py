@@ -67,6 +67,16 @@ class ExecutionEngine:
         self._venues[venue.name] = venue
         venue.bind(self.handle_venue_event)
 
+    def remove_venue(self, name: str) -> ExecutionVenue:
+        venue = self.venue(name)
+        if venue.open_order_ids():
+            raise RoutingError(f"venue {name!r} still works orders; cancel them before removing it")
+        del self._venues[name]
+        self._venue_by_instrument = {
+            iid: v for iid, v in self._venue_by_instrument.items() if v is not venue
+        }
+        return venue
+
     def venue(self, name: str) -> ExecutionVenue:
         try:
             return self._venues[name]

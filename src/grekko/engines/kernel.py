@@ -97,6 +97,12 @@ class Kernel:
         self.bus.subscribe("data.bars.*", venue.on_bar, VENUE_PRIORITY)
         self.bus.subscribe("data.trades.*", venue.on_trade, VENUE_PRIORITY)
 
+    def remove_venue(self, name: str) -> None:
+        """Take a venue out; refused while it still works orders (cancel them first)."""
+        venue = self.execution.remove_venue(name)
+        self.bus.unsubscribe("data.bars.*", venue.on_bar)  # type: ignore[attr-defined]
+        self.bus.unsubscribe("data.trades.*", venue.on_trade)  # type: ignore[attr-defined]
+
     def fund(self, currency: str, amount: Decimal) -> None:
         event = AccountFunded(
             ts_event=self.clock.timestamp_ns(), account_id="main", currency=currency, amount=amount

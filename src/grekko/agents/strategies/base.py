@@ -33,6 +33,7 @@ class Strategy:
                     f"{self.name}: parameter {key}={value!r} is not a {kind.__name__}"
                 ) from exc
         self._ctx: TradingContext | None = None
+        self._trader: Any = None
 
     @property
     def ctx(self) -> TradingContext:
@@ -42,6 +43,24 @@ class Strategy:
 
     def bind(self, ctx: TradingContext) -> None:
         self._ctx = ctx
+
+    # ---- plugin lifecycle: a strategy is a plugin of the grekko.strategies group ------------
+    def initialize(self, ctx: Any) -> None:
+        """ctx is a PluginContext whose extras carry the kernel's trader."""
+        trader = ctx.extras.get("trader")
+        if trader is None:
+            raise ValueError(f"{self.name}: the plugin context has no trader in extras")
+        self._trader = trader
+
+    def activate(self) -> None:
+        self._trader.add(self)
+
+    def deactivate(self) -> None:
+        self._trader.remove(self.strategy_id)
+
+    def dispose(self) -> None:
+        self._trader = None
+        self._ctx = None
 
     # ---- hooks ---------------------------------------------------------------------------------
     def on_start(self) -> None:
