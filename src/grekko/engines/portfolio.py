@@ -117,6 +117,12 @@ class Portfolio:
     def equity_f(self) -> float:
         return self._cash_f + self._mtm_f
 
+    @property
+    def drawdown_f(self) -> float:
+        """Fraction below the running equity peak (0 at a new high)."""
+        peak = self.peak_equity_f
+        return 0.0 if peak <= 0 else max(0.0, 1.0 - self.equity_f / peak)
+
     # ---- exact reads ---------------------------------------------------------------------------
     def position_qty(self, instrument_id: str) -> Decimal:
         position = self.positions.get(instrument_id)
