@@ -71,6 +71,7 @@ class Order:
         "strategy_id",
         "time_in_force",
         "trigger_price",
+        "triggered",
         "ts_last",
         "venue_order_id",
     )
@@ -90,6 +91,7 @@ class Order:
         self.post_only = init.post_only
         self.status: OrderStatus = S.INITIALIZED
         self.is_open = False  # accepted by the pipeline and not yet terminal
+        self.triggered = False  # a stop whose trigger was hit, even if it has since part-filled
         self.filled_qty: Decimal = ZERO
         self.avg_px: Decimal = ZERO
         self.fees: Decimal = ZERO
@@ -115,6 +117,8 @@ class Order:
             target = self._apply_fill(event)
         elif type(event) is OrderAccepted:
             self.venue_order_id = event.venue_order_id
+        elif type(event) is OrderTriggered:
+            self.triggered = True
         self.status = target  # type: ignore[assignment]
         self.is_open = target not in TERMINAL_STATUSES
         self.ts_last = event.ts_event

@@ -17,6 +17,7 @@ class Cache:
         self.last_bar: dict[str, Bar] = {}
         self.last_trade: dict[str, TradeTick] = {}
         self.last_quote: dict[str, QuoteTick] = {}
+        self._price_memo: dict[str, tuple[float, Decimal]] = {}
 
     def add_instrument(self, instrument: Instrument) -> None:
         self.instruments[instrument.id] = instrument
@@ -49,7 +50,12 @@ class Cache:
         px = self.last_px_float(instrument_id)
         if px is None or instrument is None:
             return None
-        return instrument.make_price(px)
+        memo = self._price_memo.get(instrument_id)
+        if memo is not None and memo[0] == px:
+            return memo[1]
+        price = instrument.make_price(px)
+        self._price_memo[instrument_id] = (px, price)
+        return price
 
     def last_px_float(self, instrument_id: str) -> float | None:
         """The newest of the last trade and the last bar close, as observed (a float)."""

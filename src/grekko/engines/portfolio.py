@@ -81,8 +81,11 @@ class Portfolio:
         self._qty_f[iid] = new_qty
         self._mark_f[iid] = mark
         self._mtm_f += (new_qty - old_qty) * mark
+        topic = f"{POSITION_TOPIC}.{iid}"
+        if not self._bus.subscriptions(topic):
+            return
         self._bus.publish(
-            f"{POSITION_TOPIC}.{iid}",
+            topic,
             PositionChanged(
                 ts_event=fill.ts_event,
                 instrument_id=iid,
@@ -164,6 +167,8 @@ class Portfolio:
         """Funds that open orders will consume: quote for buys (at limit or last price, plus the
         taker fee), base for sells. Computed from the open orders, so it can never drift."""
         total = ZERO
+        if not self._cache.open_orders:
+            return total
         for order in self._cache.open_orders.values():
             instrument = self._cache.instruments.get(order.instrument_id)
             if instrument is None:

@@ -94,25 +94,34 @@ class RiskEngine:
         if instrument is None:
             return f"unknown instrument {iid}"
         position = self._portfolio.position_qty(iid)
-        reason = risk.check_trading_state(
-            self.state, risk.reduces_position(position, cmd.side, cmd.quantity)
-        ) or risk.check_instrument_allowed(iid, limits.allowed_instruments)
-        if reason:
-            return reason
+        if self.state is not TradingState.ACTIVE:
+            reason = risk.check_trading_state(
+                self.state, risk.reduces_position(position, cmd.side, cmd.quantity)
+            )
+            if reason:
+                return reason
+        if limits.allowed_instruments and iid not in limits.allowed_instruments:
+            return risk.check_instrument_allowed(iid, limits.allowed_instruments)
         last = self._cache.last_price(iid)
         ref = cmd.price if cmd.price is not None else cmd.trigger_price or last
         if ref is None:
             return f"no price known for {iid} yet"
         notional = cmd.quantity * ref
+        # optional rules are skipped without a call when they are not configured: this is the
+        # per-order hot path of every backtest
         return (
             risk.check_notional(notional, limits.max_order_notional)
-            or self._check_band(cmd, last)
-            or risk.check_position_limit(position, cmd.side, cmd.quantity, limits.max_position_qty)
+            or (self._check_band(cmd, last) if cmd.order_type is not OrderType.MARKET else None)
+            or (
+                risk.check_position_limit(position, cmd.side, cmd.quantity, limits.max_position_qty)
+                if limits.max_position_qty is not None
+                else None
+            )
             or self._check_balance(
                 cmd, notional, instrument.base, instrument.quote, instrument.taker_fee
             )
             or self._check_rate()
-            or self._check_budget(cmd, ref)
+            or (self._check_budget(cmd, ref) if limits.strategy_budget_pct < 1 else None)
         )
 
     def _check_band(self, cmd: SubmitOrder, last: Decimal | None) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from grekko.domain.enums import LiquiditySide, OrderSide, OrderStatus, OrderType
+from grekko.domain.enums import LiquiditySide, OrderSide, OrderType
 from grekko.domain.orders import Order
 
 
@@ -68,7 +68,7 @@ def match(order: Order, q: Quote, *, strict_limits: bool) -> tuple[float, Liquid
         return q.open, LiquiditySide.TAKER
     if kind is OrderType.LIMIT:
         return limit_fill_price(order, q, strict=strict_limits)
-    if order.status is not OrderStatus.TRIGGERED:
+    if not order.triggered:
         return None  # the venue triggers stops first, then asks again
     if kind is OrderType.STOP_MARKET:
         return None  # handled at trigger time by the venue

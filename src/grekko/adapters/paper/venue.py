@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from grekko.core.errors import VenueError
-from grekko.core.money import ZERO, quantize
+from grekko.core.money import ZERO, quantize, to_decimal
 from grekko.core.time import Clock
 from grekko.domain.data import Bar, TradeTick
 from grekko.domain.enums import (
@@ -74,7 +74,8 @@ class PaperVenue:
         self._sink: OrderEventSink | None = None
         self._working: dict[str, list[Order]] = {}
         self._inflight: list[tuple[int, Order]] = []
-        self._cap = float(config.volume_participation) if config.volume_participation else None
+        self._fee_increments: dict[str, Decimal] = {}
+        self._cap = config.volume_participation
 
     # ---- port -------------------------------------------------------------------------------------
     def bind(self, sink: OrderEventSink) -> None:
@@ -172,7 +173,8 @@ class PaperVenue:
 
     def _match_all(self, working: list[Order], q: Quote, ts: int) -> None:
         orders = sorted(working, key=stop_order_rank) if len(working) > 1 else list(working)
-        budget = q.volume * self._cap if self._cap is not None else None
+        # the share of this observation's volume still available, exact in Decimal
+        budget = to_decimal(q.volume) * self._cap if self._cap is not None else None
         for order in orders:
             if not order.is_open:
                 continue
@@ -180,11 +182,11 @@ class PaperVenue:
             if budget is not None:
                 budget -= filled
 
-    def _match_one(self, order: Order, q: Quote, ts: int, budget: float | None) -> float:
-        if order.order_type in STOPS and order.status is not OrderStatus.TRIGGERED:
+    def _match_one(self, order: Order, q: Quote, ts: int, budget: Decimal | None) -> Decimal:
+        if order.order_type in STOPS and not order.triggered:
             trigger_px = stop_triggered(order, q)
             if trigger_px is None:
-                return 0.0
+                return ZERO
             self._emit(OrderTriggered(ts_event=ts, client_order_id=order.client_order_id))
             if order.order_type is OrderType.STOP_MARKET:
                 return self._fill(order, trigger_px, LiquiditySide.TAKER, ts, budget)
@@ -193,25 +195,33 @@ class PaperVenue:
         if decision is None:
             if order.time_in_force is not TimeInForce.GTC:
                 self._expire(order, ts, "no match at first opportunity")
-            return 0.0
+            return ZERO
+        if order.post_only and decision[1] is LiquiditySide.TAKER:
+            self._expire(order, ts, "post-only order would take liquidity")
+            return ZERO
         return self._fill(order, decision[0], decision[1], ts, budget)
 
     def _fill(
-        self, order: Order, px: float, liquidity: LiquiditySide, ts: int, budget: float | None
-    ) -> float:
+        self, order: Order, px: float, liquidity: LiquiditySide, ts: int, budget: Decimal | None
+    ) -> Decimal:
         instrument = self._instruments(order.instrument_id)
         if instrument is None:  # removed after acceptance
             self._expire(order, ts, "instrument no longer listed")
-            return 0.0
+            return ZERO
         qty = self._fill_quantity(order, instrument, budget, ts)
         if qty is None:
-            return 0.0
-        price = instrument.make_price(slipped(px, order.side, self.config.slippage_bps))
+            return ZERO
+        if liquidity is LiquiditySide.TAKER and self.config.slippage_bps:
+            px = slipped(px, order.side, self.config.slippage_bps)
+            if order.price is not None:  # a limit caps what slippage can cost
+                limit = float(order.price)
+                px = min(px, limit) if order.side is OrderSide.BUY else max(px, limit)
+        price = instrument.make_price(px)
         rate = instrument.maker_fee if liquidity is LiquiditySide.MAKER else instrument.taker_fee
         qty = self._affordable(order, instrument, qty, price, rate, ts)
         if qty is None:
-            return 0.0
-        fee = quantize(qty * price * rate, instrument.price_increment * instrument.size_increment)
+            return ZERO
+        fee = quantize(qty * price * rate, self._fee_increment(instrument))
         self._emit(
             OrderFilled(
                 ts_event=ts,
@@ -232,10 +242,10 @@ class PaperVenue:
             self._working[order.instrument_id].remove(order)
         elif order.time_in_force is TimeInForce.IOC:
             self._expire(order, ts, "IOC remainder")
-        return float(qty)
+        return qty
 
     def _fill_quantity(
-        self, order: Order, instrument: Instrument, budget: float | None, ts: int
+        self, order: Order, instrument: Instrument, budget: Decimal | None, ts: int
     ) -> Decimal | None:
         qty = order.leaves_qty
         if order.reduce_only:
@@ -246,11 +256,20 @@ class PaperVenue:
                 return None
             qty = min(qty, reducible)
         if budget is not None:
-            qty = min(qty, instrument.make_qty(max(budget, 0.0)))
+            qty = min(qty, instrument.make_qty(max(budget, ZERO)))
         if order.time_in_force is TimeInForce.FOK and qty < order.leaves_qty:
             self._expire(order, ts, "FOK could not fill completely")
             return None
         return qty if qty > 0 else None
+
+    def _fee_increment(self, instrument: Instrument) -> Decimal:
+        """Fees keep the precision of price x size, so they never round a cent away per fill."""
+        inc = self._fee_increments.get(instrument.id)
+        if inc is None:
+            inc = self._fee_increments[instrument.id] = (
+                instrument.price_increment * instrument.size_increment
+            ).normalize()
+        return inc
 
     def _affordable(
         self,
