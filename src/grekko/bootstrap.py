@@ -14,15 +14,19 @@ from typing import Any
 
 from grekko.adapters.memory.event_store import InMemoryEventStore
 from grekko.adapters.paper.venue import PaperVenue, PaperVenueConfig
-from grekko.backtest.data_files import BarArrays, load_bars
+from grekko.adapters.sql import SqlEventStore
+from grekko.backtest.data_files import BarArrays, bundled_files, load_bars
 from grekko.backtest.runner import Feed, infer_price_increment
 from grekko.core.errors import ConfigError, PluginError
 from grekko.core.time import TestClock
 from grekko.domain.instruments import Instrument, spot
 from grekko.domain.risk import RiskLimits
 from grekko.engines.kernel import Kernel
+from grekko.paper.checkpoint import CursorStore
+from grekko.paper.replay import Replay, ReplayFeed
+from grekko.paper.session import PaperSession, RestartReport
 from grekko.plugins import PluginManager
-from grekko.settings import PaperSettings, RiskSettings
+from grekko.settings import PaperSettings, RiskSettings, Settings
 
 STRATEGY_GROUP = "grekko.strategies"
 
@@ -126,3 +130,128 @@ def build_backtest(spec: BacktestSpec) -> BacktestSetup:
         kernel.trader.add(strategy)
         strategies.append(strategy)
     return BacktestSetup(kernel, feeds, strategies)
+
+
+# ---- paper session (`grekko up`) ------------------------------------------------------------------
+# Settings carry no fee yet; the paper session charges the backtest's default.
+PAPER_FEE = Decimal("0.001")
+LOST_IN_FLIGHT = "lost in flight at restart"
+
+
+def replay_files(settings: Settings) -> list[Path]:
+    """The configured replay files (relative paths are in the data dir), else the bundled slice."""
+    files = [p if p.is_absolute() else settings.data_dir / p for p in settings.replay.files]
+    if not files:
+        files = bundled_files()
+    if not files:
+        raise ConfigError("no replay files configured and no bundled data slice found")
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise ConfigError(f"replay file(s) not found: {', '.join(missing)}")
+    return files
+
+
+def build_paper_session(
+    settings: Settings, *, speed: float | None = None, max_bars: int | None = None
+) -> PaperSession:
+    """Open the store, rebuild the kernel from it, and return a session ready to run.
+
+    Restart order matters: the store is replayed first (orders, positions, balances, state),
+    the venue takes back the orders it had accepted, orders stored as submitted but never
+    accepted are canceled as lost, and only then do strategies start, their client order ids
+    continuing after the highest one stored so no id is ever handed out twice.
+    """
+    speed = settings.replay.speed if speed is None else speed
+    if not speed > 0:
+        raise ConfigError(f"--speed must be a positive number of bars per second, got {speed}")
+    if max_bars is not None and max_bars <= 0:
+        raise ConfigError(f"--max-bars must be positive, got {max_bars}")
+    instruments, replay = _paper_replay(settings)
+    store = SqlEventStore(settings.database_url)
+    try:
+        return _assemble_paper_session(settings, store, instruments, replay, speed, max_bars)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _paper_replay(settings: Settings) -> tuple[list[Instrument], Replay]:
+    currency = settings.paper.cash_currency
+    instruments: list[Instrument] = []
+    feeds: list[ReplayFeed] = []
+    for path in replay_files(settings):
+        bars = load_bars(path)
+        instrument = _instrument_for(bars, PAPER_FEE)
+        if instrument.quote != currency:
+            raise ConfigError(
+                f"{path.name}: quote currency {instrument.quote} differs from paper.cash_currency "
+                f"{currency}"
+            )
+        if instrument.id in {i.id for i in instruments}:
+            raise ConfigError(f"{path.name}: a second replay file for {instrument.symbol}")
+        instruments.append(instrument)
+        feeds.append(ReplayFeed(instrument.id, bars))
+    return instruments, Replay(feeds)
+
+
+def _assemble_paper_session(
+    settings: Settings,
+    store: SqlEventStore,
+    instruments: list[Instrument],
+    replay: Replay,
+    speed: float,
+    max_bars: int | None,
+) -> PaperSession:
+    cursors = CursorStore(store, replay.fingerprint())
+    cursor = cursors.load()
+    clock = TestClock(cursor.ts_event if cursor is not None else replay.first_ts_open)
+    kernel = Kernel(
+        clock,
+        store,
+        cash_currency=settings.paper.cash_currency,
+        limits=risk_limits(settings.risk),
+    )
+    venue = PaperVenue(
+        paper_venue_config(settings.paper),
+        kernel.cache.instrument,
+        clock,
+        kernel.portfolio.position_qty,
+    )
+    kernel.add_venue(venue)
+    for instrument in instruments:
+        kernel.add_instrument(instrument)
+    recovery = kernel.recover()
+    venue.restore(recovery.open_orders)
+    restored = tuple(sorted(venue.open_order_ids()))
+    lost = tuple(kernel.execution.cancel_unknown_to_venues(LOST_IN_FLIGHT))
+    if recovery.events == 0:
+        kernel.fund(settings.paper.cash_currency, settings.paper.starting_cash)
+    _add_paper_strategies(kernel, settings, replay, recovery.orders_per_strategy)
+    restart = RestartReport(
+        events=recovery.events,
+        resume_index=cursor.index + 1 if cursor is not None else 0,
+        restored_orders=restored,
+        lost_in_flight=lost,
+        funded=recovery.events == 0,
+    )
+    end = replay.total if max_bars is None else min(max_bars, replay.total)
+    return PaperSession(
+        kernel, clock, store, replay, cursors, [venue.on_bar], restart=restart, speed=speed, end=end
+    )
+
+
+def _add_paper_strategies(
+    kernel: Kernel, settings: Settings, replay: Replay, ids_used: Mapping[str, int]
+) -> None:
+    cfg = settings.replay
+    cls = strategy_class(cfg.strategy)
+    several = len(replay.feeds) > 1
+    for feed in replay.feeds:
+        symbol = feed.instrument_id.partition("@")[0]
+        sid = f"{cfg.strategy}-{symbol}" if several else cfg.strategy
+        params = {"quantity": str(cfg.quantity), **cfg.params, "instrument": feed.instrument_id}
+        try:
+            strategy = cls(sid, **params)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        kernel.trader.add(strategy, ids_used=ids_used.get(sid, 0))

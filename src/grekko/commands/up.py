@@ -1,0 +1,117 @@
+"""`grekko up`: a paper-trading session replaying real data, with a live view, safe to kill.
+
+The session can be killed at any moment (even SIGKILL) and started again with the same command:
+it rebuilds its state from the event store and resumes after the last bar it was processing.
+Ctrl-C or SIGTERM stops between bars; either way the final summary is printed as JSON on stdout,
+while the view and the status lines go to stderr so stdout stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from rich.console import Console
+
+from grekko.bootstrap import build_paper_session
+from grekko.paper.lock import session_lock
+from grekko.paper.logs import configure_file_logging, remove_handler
+from grekko.paper.session import PaperSession
+from grekko.paper.status import status_line
+from grekko.paper.view import LiveView
+from grekko.settings import Settings
+
+log = logging.getLogger("grekko.up")
+
+STATUS_EVERY_BARS = 500
+
+
+def run_up(
+    settings: Settings,
+    *,
+    speed: float | None = None,
+    max_bars: int | None = None,
+    view: bool = True,
+) -> None:
+    handler = configure_file_logging(settings.data_dir / "logs", settings.log_level)
+    try:
+        log.info("grekko up", extra={"settings": settings.redacted()})
+        with session_lock(settings.data_dir):
+            session = build_paper_session(settings, speed=speed, max_bars=max_bars)
+            try:
+                _log_restart(session)
+                with _stop_on_signals() as stop:
+                    if view:
+                        _run_with_view(session, stop)
+                    else:
+                        _run_with_status_lines(session, stop)
+                summary = session.summary()
+            except Exception:
+                log.exception("paper session failed")
+                raise
+            finally:
+                session.close()
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+        sys.stdout.flush()
+    finally:
+        remove_handler(handler)
+
+
+def _run_with_view(session: PaperSession, stop: threading.Event) -> None:
+    with LiveView(session.status, Console(stderr=True)) as live:
+        session.run(stop, live.tick)
+
+
+def _run_with_status_lines(session: PaperSession, stop: threading.Event) -> None:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    last = -1
+
+    def every_n_bars() -> None:
+        nonlocal last
+        processed = session.progress().processed
+        if processed != last and processed % STATUS_EVERY_BARS == 0:
+            last = processed
+            err.print(status_line(session.status()))
+
+    err.print(status_line(session.status()))
+    session.run(stop, every_n_bars)
+    if session.progress().processed != last:
+        err.print(status_line(session.status()))
+
+
+def _log_restart(session: PaperSession) -> None:
+    restart = session.restart
+    if restart.resume_index:
+        log.warning(
+            "resuming after bar %d: %d events recovered, %d orders restored, %d lost in flight",
+            restart.resume_index - 1,
+            restart.events,
+            len(restart.restored_orders),
+            len(restart.lost_in_flight),
+            extra={"lost_in_flight": list(restart.lost_in_flight)},
+        )
+    else:
+        log.info("new replay of %d bars", session.end)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM ask the session to stop between bars instead of raising mid-bar."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after the current bar", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -1,0 +1,1 @@
+"""Paper trading session: real data replayed through the kernel, paced, checkpointed, watched."""

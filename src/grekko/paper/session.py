@@ -1,0 +1,168 @@
+"""PaperSession: the replay loop of `grekko up`, with warm-up after a restart and a cursor per bar.
+
+The loop only moves the clock and feeds bars; every decision, check, fill and position change
+happens in the kernel, exactly as in a backtest. What it adds is durability: before a bar is
+processed its index is saved, and a restarted session replays every bar up to that one as
+warm-up (strategies rebuild their indicators, nothing trades) and goes live with the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from grekko.core.money import ZERO
+from grekko.core.time import TestClock, ns_to_iso
+from grekko.domain.data import Bar
+from grekko.domain.events import AccountFunded
+from grekko.engines.data_engine import bar_topic
+from grekko.engines.kernel import ACCOUNT_STREAM, Kernel, describe
+from grekko.paper.checkpoint import CursorStore
+from grekko.paper.pacing import Pacer
+from grekko.paper.replay import Replay
+from grekko.paper.status import Progress, SessionStatus, capture
+from grekko.paper.warmup import strategies_only
+from grekko.ports.event_store import EventStore
+
+log = logging.getLogger("grekko.paper")
+
+
+@dataclass(frozen=True, slots=True)
+class RestartReport:
+    """What starting the session found in the store and did about it."""
+
+    events: int  # events replayed from the store
+    resume_index: int  # the first bar processed live (0 on a fresh store)
+    restored_orders: tuple[str, ...]  # accepted orders handed back to the venue
+    lost_in_flight: tuple[str, ...]  # stored as submitted, never accepted: canceled
+    funded: bool  # the starting cash was funded by this start (the store was empty)
+
+
+class PaperSession:
+    def __init__(
+        self,
+        kernel: Kernel,
+        clock: TestClock,
+        store: EventStore,
+        replay: Replay,
+        cursors: CursorStore,
+        venue_bar_handlers: Sequence[Callable[[Bar], None]],
+        *,
+        restart: RestartReport,
+        speed: float,
+        end: int,
+    ) -> None:
+        self.kernel = kernel
+        self.store = store
+        self.replay = replay
+        self.restart = restart
+        self.speed = speed
+        self.end = max(end, restart.resume_index)
+        self._clock = clock
+        self._cursors = cursors
+        self._venue_bar_handlers = tuple(venue_bar_handlers)
+        self._next = restart.resume_index
+        self._phase = "starting"
+        self._stopped_by = ""
+        self._funded = funded_total(store, kernel.portfolio.cash_currency)
+
+    # ---- running ---------------------------------------------------------------------------------
+    def run(self, stop: threading.Event, observer: Callable[[], None] | None = None) -> str:
+        """Warm up, then process bars live until the end or `stop`; returns why it stopped."""
+        bars = self.replay.bars()
+        self._warm_up(bars)
+        self._phase = "live"
+        log.info("live from bar %d of %d", self._next, self.end)
+        pacer = Pacer(self.speed, stop)
+        process_bar = self.kernel.data.process_bar
+        for index in range(self._next, self.end):
+            bar = next(bars)
+            if not pacer.wait_turn(observer):
+                return self._finish("stopped", "signal")
+            self._cursors.save(index, bar.ts_event)
+            self._clock.set_time(bar.ts_event)
+            process_bar(bar)
+            self._next = index + 1
+            if observer is not None:
+                observer()
+        return self._finish(
+            "finished", "end_of_data" if self.end == self.replay.total else "max_bars"
+        )
+
+    def _warm_up(self, bars: Iterator[Bar]) -> None:
+        if not self._next:
+            return
+        self._phase = "warming up"
+        probe = bar_topic(self.replay.instrument_ids[0])
+        with strategies_only(self.kernel, self._venue_bar_handlers, probe):
+            process_bar = self.kernel.data.process_bar
+            for _ in range(self._next):
+                process_bar(next(bars))
+        log.info("warm-up replayed %d bars as history", self._next)
+
+    def _finish(self, phase: str, reason: str) -> str:
+        self._phase = phase
+        self._stopped_by = reason
+        log.info("session %s (%s) at bar %d of %d", phase, reason, self._next, self.end)
+        return reason
+
+    def close(self) -> None:
+        for strategy_id in list(self.kernel.trader.strategies):
+            self.kernel.trader.remove(strategy_id)
+        self.store.close()
+
+    # ---- reading ---------------------------------------------------------------------------------
+    def progress(self) -> Progress:
+        return Progress(
+            phase=self._phase,
+            processed=self._next,
+            total=self.end,
+            warmup=self.restart.resume_index,
+            speed=self.speed,
+            now_ns=self._clock.timestamp_ns(),
+        )
+
+    def status(self) -> SessionStatus:
+        return capture(self.kernel, self.progress(), self._funded)
+
+    def summary(self) -> dict[str, Any]:
+        """describe(kernel) plus equity and how the session went, JSON-ready."""
+        status = self.status()
+        restart = self.restart
+        return {
+            **describe(self.kernel),
+            "cash_currency": status.cash_currency,
+            "equity": str(status.equity),
+            "funded": str(status.funded),
+            "pnl": str(status.pnl),
+            "fees": str(status.fees),
+            "session": {
+                "stopped_by": self._stopped_by,
+                "bars_total": self.end,
+                "bars_processed": self._next,
+                "warmup_bars": restart.resume_index,
+                "live_bars": self._next - restart.resume_index,
+                "replay_time": ns_to_iso(self._clock.timestamp_ns()),
+                "instruments": self.replay.instrument_ids,
+                "strategies": list(status.strategies),
+                "events_recovered": restart.events,
+                "restored_orders": list(restart.restored_orders),
+                "lost_in_flight": list(restart.lost_in_flight),
+                "orders": status.orders,
+                "fills": status.fills,
+            },
+        }
+
+
+def funded_total(store: EventStore, currency: str) -> Decimal:
+    """Cash paid into the account from outside trading: the base PnL is measured against."""
+    total = ZERO
+    for record in store.read(ACCOUNT_STREAM):
+        event = record.event
+        if type(event) is AccountFunded and event.currency == currency:
+            total += event.amount
+    return total
