@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from grekko.adapters.memory.event_store import InMemoryEventStore
-from grekko.adapters.paper.venue import PaperVenue, PaperVenueConfig
 from grekko.adapters.sql import SqlEventStore
 from grekko.backtest.data_files import BarArrays, bundled_files, load_bars
 from grekko.backtest.runner import Feed, infer_price_increment
@@ -25,10 +25,11 @@ from grekko.engines.kernel import Kernel
 from grekko.paper.checkpoint import CursorStore
 from grekko.paper.replay import Replay, ReplayFeed
 from grekko.paper.session import PaperSession, RestartReport
-from grekko.plugins import PluginManager
+from grekko.plugins import PluginContext, PluginManager
 from grekko.settings import PaperSettings, RiskSettings, Settings
 
 STRATEGY_GROUP = "grekko.strategies"
+VENUE_GROUP = "grekko.venues"
 
 
 def risk_limits(risk: RiskSettings) -> RiskLimits:
@@ -44,12 +45,29 @@ def risk_limits(risk: RiskSettings) -> RiskLimits:
     )
 
 
-def paper_venue_config(paper: PaperSettings) -> PaperVenueConfig:
-    return PaperVenueConfig(
-        slippage_bps=paper.slippage_bps,
-        volume_participation=paper.volume_participation,
-        latency_ns=paper.latency_ms * 1_000_000,
+@dataclass(frozen=True)
+class _VenueSettings:
+    """The part of the settings a venue plugin reads (`ctx.settings.paper`)."""
+
+    paper: PaperSettings
+
+
+def start_venue(
+    kernel: Kernel, name: str, paper: PaperSettings, plugins: PluginManager | None = None
+) -> Any:
+    """Start a venue plugin by entry-point name and return its venue: built-ins are plugins too."""
+    manager = plugins or PluginManager()
+    ctx = PluginContext(
+        bus=kernel.bus,
+        clock=kernel.clock,
+        settings=_VenueSettings(paper),
+        extras=MappingProxyType({"kernel": kernel}),
     )
+    try:
+        plugin = manager.start(VENUE_GROUP, name, ctx)
+    except PluginError as exc:
+        raise ConfigError(str(exc)) from exc
+    return plugin.venue
 
 
 def strategy_class(name: str, plugins: PluginManager | None = None) -> Any:
@@ -100,13 +118,7 @@ def build_backtest(spec: BacktestSpec) -> BacktestSetup:
     kernel = Kernel(
         clock, InMemoryEventStore(), cash_currency=spec.cash_currency, limits=risk_limits(spec.risk)
     )
-    venue = PaperVenue(
-        paper_venue_config(spec.paper),
-        kernel.cache.instrument,
-        clock,
-        kernel.portfolio.position_qty,
-    )
-    kernel.add_venue(venue)
+    start_venue(kernel, "paper", spec.paper)
     feeds = []
     for bars in arrays:
         instrument = _instrument_for(bars, spec.fee)
@@ -133,8 +145,6 @@ def build_backtest(spec: BacktestSpec) -> BacktestSetup:
 
 
 # ---- paper session (`grekko up`) ------------------------------------------------------------------
-# Settings carry no fee yet; the paper session charges the backtest's default.
-PAPER_FEE = Decimal("0.001")
 LOST_IN_FLIGHT = "lost in flight at restart"
 
 
@@ -181,7 +191,7 @@ def _paper_replay(settings: Settings) -> tuple[list[Instrument], Replay]:
     feeds: list[ReplayFeed] = []
     for path in replay_files(settings):
         bars = load_bars(path)
-        instrument = _instrument_for(bars, PAPER_FEE)
+        instrument = _instrument_for(bars, settings.paper.fee)
         if instrument.quote != currency:
             raise ConfigError(
                 f"{path.name}: quote currency {instrument.quote} differs from paper.cash_currency "
@@ -211,16 +221,14 @@ def _assemble_paper_session(
         cash_currency=settings.paper.cash_currency,
         limits=risk_limits(settings.risk),
     )
-    venue = PaperVenue(
-        paper_venue_config(settings.paper),
-        kernel.cache.instrument,
-        clock,
-        kernel.portfolio.position_qty,
-    )
-    kernel.add_venue(venue)
+    venue = start_venue(kernel, "paper", settings.paper)
     for instrument in instruments:
         kernel.add_instrument(instrument)
     recovery = kernel.recover()
+    if cursor is not None and cursor.next_day_ns:
+        kernel.risk.restore_watermarks(
+            cursor.peak_equity, cursor.day_start_equity, cursor.next_day_ns
+        )
     venue.restore(recovery.open_orders)
     restored = tuple(sorted(venue.open_order_ids()))
     lost = tuple(kernel.execution.cancel_unknown_to_venues(LOST_IN_FLIGHT))
@@ -236,7 +244,7 @@ def _assemble_paper_session(
     )
     end = replay.total if max_bars is None else min(max_bars, replay.total)
     return PaperSession(
-        kernel, clock, store, replay, cursors, [venue.on_bar], restart=restart, speed=speed, end=end
+        kernel, clock, store, replay, cursors, restart=restart, speed=speed, end=end
     )
 
 

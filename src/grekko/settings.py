@@ -73,6 +73,7 @@ class RiskSettings(_Section):
 class PaperSettings(_Section):
     """Simulated matching: how far fills drift from the book and how long they take."""
 
+    fee: Annotated[ExactDecimal, Field(ge=0, le=1)] = Decimal("0.001")  # maker and taker fee rate
     slippage_bps: Annotated[ExactDecimal, Field(ge=0)] = Decimal(0)
     volume_participation: Fraction | None = None  # max fraction of a bar's volume per fill
     latency_ms: Annotated[int, Field(ge=0)] = 0

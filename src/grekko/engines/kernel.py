@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -84,12 +85,14 @@ class Kernel:
         self.bus.register(RISK_ENDPOINT, self.risk.execute)
         self.bus.subscribe("data.bars.*", self.portfolio.on_bar, PORTFOLIO_PRIORITY)
         self.risk.watch()
+        self._venue_bar_handlers: list[Callable[[Bar], None]] = []
 
     def add_instrument(self, instrument: Instrument) -> None:
         self.cache.add_instrument(instrument)
 
     def add_venue(self, venue: MarketDataVenue) -> None:
         self.execution.add_venue(venue)
+        self._venue_bar_handlers.append(venue.on_bar)
         bind_account = getattr(venue, "bind_account", None)
         if bind_account is not None:  # a simulated venue settles against our own account
             account = self.portfolio.account
@@ -100,6 +103,7 @@ class Kernel:
     def remove_venue(self, name: str) -> None:
         """Take a venue out; refused while it still works orders (cancel them first)."""
         venue = self.execution.remove_venue(name)
+        self._venue_bar_handlers.remove(venue.on_bar)  # type: ignore[attr-defined]
         self.bus.unsubscribe("data.bars.*", venue.on_bar)  # type: ignore[attr-defined]
         self.bus.unsubscribe("data.trades.*", venue.on_trade)  # type: ignore[attr-defined]
 
@@ -109,6 +113,26 @@ class Kernel:
         )
         self.store.append(ACCOUNT_STREAM, [event])
         self.portfolio.apply(event)
+
+    @contextmanager
+    def history(self) -> Iterator[None]:
+        """Within the block, bars reach only the data engine and the strategies, which warm up
+        (their orders are suppressed). Venues must not match orders against bars they saw before
+        a restart, and the portfolio must not mark today's positions at yesterday's prices."""
+        muted = [(h, VENUE_PRIORITY) for h in self._venue_bar_handlers]
+        muted.append((self.portfolio.on_bar, PORTFOLIO_PRIORITY))
+        contexts = [self.trader.context(sid) for sid in self.trader.strategies]
+        for handler, _ in muted:
+            self.bus.unsubscribe("data.bars.*", handler)
+        for ctx in contexts:
+            ctx.warming_up = True
+        try:
+            yield
+        finally:
+            for ctx in contexts:
+                ctx.warming_up = False
+            for handler, priority in muted:
+                self.bus.subscribe("data.bars.*", handler, priority)
 
     def recover(self) -> RecoveryReport:
         """Rebuild orders, positions, balances and trading state from the event store."""

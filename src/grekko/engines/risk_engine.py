@@ -184,6 +184,19 @@ class RiskEngine:
         self._portfolio.on_new_day = self._on_new_day
         self._portfolio.drawdown_keep = 1.0 - self._dd_fraction
 
+    def watermarks(self) -> tuple[float, float, int]:
+        """(equity peak, equity at the start of the day, next day boundary): what breakers need."""
+        p = self._portfolio
+        return p.peak_equity_f, self._day_start_equity, p.next_day_ns
+
+    def restore_watermarks(self, peak: float, day_start: float, next_day_ns: int) -> None:
+        """After a restart: the drawdown and the day's loss continue from where they were."""
+        p = self._portfolio
+        p.peak_equity_f = max(p.peak_equity_f, peak)
+        self._day_start_equity = day_start
+        p.next_day_ns = next_day_ns
+        self._update_floor()
+
     def _on_new_day(self, equity: float, ts_ns: int) -> None:
         self._day_start_equity = equity
         self._portfolio.next_day_ns = (ts_ns // NS_PER_DAY + 1) * NS_PER_DAY

@@ -19,6 +19,10 @@ class ReplayCursor(msgspec.Struct, frozen=True):
     index: int  # 0-based place of the bar in the merged replay
     ts_event: int  # that bar's close, ns: the session's time when it was processed
     replay: str  # fingerprint of the replay the index belongs to
+    # the risk breakers' watermarks, so a restart cannot reset a drawdown or a day's loss
+    peak_equity: float = 0.0
+    day_start_equity: float = 0.0
+    next_day_ns: int = 0
 
 
 _encoder = msgspec.json.Encoder()
@@ -51,6 +55,9 @@ class CursorStore:
             )
         return cursor
 
-    def save(self, index: int, ts_event: int) -> None:
-        state = _encoder.encode(ReplayCursor(index, ts_event, self._replay))
+    def save(self, index: int, ts_event: int, watermarks: tuple[float, float, int]) -> None:
+        peak, day_start, next_day = watermarks
+        state = _encoder.encode(
+            ReplayCursor(index, ts_event, self._replay, peak, day_start, next_day)
+        )
         self._store.save_snapshot(Snapshot(CURSOR_STREAM, index, state))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,13 +19,11 @@ from grekko.core.money import ZERO
 from grekko.core.time import TestClock, ns_to_iso
 from grekko.domain.data import Bar
 from grekko.domain.events import AccountFunded
-from grekko.engines.data_engine import bar_topic
 from grekko.engines.kernel import ACCOUNT_STREAM, Kernel, describe
 from grekko.paper.checkpoint import CursorStore
 from grekko.paper.pacing import Pacer
 from grekko.paper.replay import Replay
 from grekko.paper.status import Progress, SessionStatus, capture
-from grekko.paper.warmup import strategies_only
 from grekko.ports.event_store import EventStore
 
 log = logging.getLogger("grekko.paper")
@@ -50,7 +48,6 @@ class PaperSession:
         store: EventStore,
         replay: Replay,
         cursors: CursorStore,
-        venue_bar_handlers: Sequence[Callable[[Bar], None]],
         *,
         restart: RestartReport,
         speed: float,
@@ -64,7 +61,6 @@ class PaperSession:
         self.end = max(end, restart.resume_index)
         self._clock = clock
         self._cursors = cursors
-        self._venue_bar_handlers = tuple(venue_bar_handlers)
         self._next = restart.resume_index
         self._phase = "starting"
         self._stopped_by = ""
@@ -83,7 +79,7 @@ class PaperSession:
             bar = next(bars)
             if not pacer.wait_turn(observer):
                 return self._finish("stopped", "signal")
-            self._cursors.save(index, bar.ts_event)
+            self._cursors.save(index, bar.ts_event, self.kernel.risk.watermarks())
             self._clock.set_time(bar.ts_event)
             process_bar(bar)
             self._next = index + 1
@@ -97,8 +93,7 @@ class PaperSession:
         if not self._next:
             return
         self._phase = "warming up"
-        probe = bar_topic(self.replay.instrument_ids[0])
-        with strategies_only(self.kernel, self._venue_bar_handlers, probe):
+        with self.kernel.history():
             process_bar = self.kernel.data.process_bar
             for _ in range(self._next):
                 process_bar(next(bars))
