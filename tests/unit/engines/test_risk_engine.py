@@ -117,6 +117,26 @@ def test_open_orders_lock_the_funds_they_need(make_harness: Callable[..., Harnes
     assert h.kernel.bus.handler_errors == 0
 
 
+def test_reserved_funds_are_released_by_a_cancel_and_by_a_fill(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(cash="10000")
+    h.flat_bar(100)
+    resting = h.ctx.submit_limit(h.iid, BUY, D(60), D(95))
+    assert "insufficient USDT" in denial(h, h.ctx.submit_market(h.iid, BUY, D(60)))
+    h.ctx.cancel(resting)
+    bought = h.ctx.submit_market(h.iid, BUY, D(60))
+    assert accepted(h, bought)
+    h.flat_bar(100)
+    # 60 BTC held, none reserved any more: all of it may be sold, but not more
+    assert "insufficient BTC" in denial(h, h.ctx.submit_market(h.iid, SELL, D("60.000001")))
+    first_sell = h.ctx.submit_limit(h.iid, SELL, D(40), D(105))
+    assert accepted(h, first_sell)
+    assert denial(h, h.ctx.submit_market(h.iid, SELL, D(21))) == (
+        "insufficient BTC: needs 21, free 20"
+    )
+
+
 def test_margin_account_skips_the_balance_check(make_harness: Callable[..., Harness]) -> None:
     h = make_harness(cash="10", margin=True)
     h.flat_bar(100)

@@ -475,3 +475,85 @@ def test_an_unbound_venue_refuses_to_report(make_harness: Callable[..., Harness]
     cid = h.ctx.submit_limit(h.iid, BUY, D(1), D(99))
     with pytest.raises(VenueError, match="not bound"):
         venue.submit_order(h.kernel.cache.order(cid))
+
+
+# ---- combinations --------------------------------------------------------------------------------
+
+
+def test_fok_is_never_part_filled_by_the_cash_cap(make_harness: Callable[..., Harness]) -> None:
+    # risk passed at the close; the open gapped up so the cash pays only part: FOK means none
+    h = make_harness(cash="1000")
+    cid = on_next_bar(
+        h, lambda ctx: ctx.submit_market(h.iid, BUY, D("9.9"), time_in_force=TimeInForce.FOK)
+    )
+    h.flat_bar(110)
+    assert fills(h, cid) == []
+    assert status(h, cid) is OrderStatus.CANCELED
+    assert h.kernel.portfolio.account.total("USDT") == D(1000)
+
+
+def test_a_gap_beyond_the_cash_fills_what_the_cash_pays_for(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(cash="1000")
+    cid = on_next_bar(h, lambda ctx: ctx.submit_market(h.iid, BUY, D("9.9")))
+    h.flat_bar(110)
+    [fill] = fills(h, cid)
+    assert fill.last_qty * fill.last_px + fill.fee <= D(1000)
+    assert h.kernel.portfolio.account.total("USDT") >= 0
+    h.flat_bar(110)
+    assert not h.kernel.cache.order(cid).is_open  # the unpayable rest does not wait forever
+
+
+def test_a_triggered_stop_limit_keeps_filling_without_triggering_again(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(venue=PaperVenueConfig(volume_participation=D("0.1")))
+    cid = on_next_bar(h, lambda ctx: ctx.submit_stop(h.iid, BUY, D(3), D(105), limit_price=D(106)))
+    for _ in range(3):
+        h.bar(105.5, 106, 104, 105.5, volume=10)
+    assert [f.last_qty for f in fills(h, cid)] == [D(1), D(1), D(1)]
+    assert sum(type(e) is OrderTriggered for e in h.stored_for(cid)) == 1
+    assert status(h, cid) is OrderStatus.FILLED
+    assert h.kernel.bus.handler_errors == 0
+
+
+def test_cancel_after_a_partial_fill_keeps_what_filled(
+    make_harness: Callable[..., Harness],
+) -> None:
+    h = make_harness(venue=PaperVenueConfig(volume_participation=D("0.1")))
+    cid = on_next_bar(h, lambda ctx: ctx.submit_market(h.iid, BUY, D(3)))
+    h.flat_bar(100, volume=10)
+    h.ctx.cancel(cid)
+    order = h.kernel.cache.order(cid)
+    assert (order.status, order.filled_qty) == (OrderStatus.CANCELED, D(1))
+    h.flat_bar(100, volume=10)
+    assert h.kernel.portfolio.position_qty(h.iid) == D(1)
+
+
+def test_kill_switch_cancels_orders_still_in_flight(make_harness: Callable[..., Harness]) -> None:
+    h = make_harness(venue=PaperVenueConfig(latency_ns=10 * MINUTE))
+    cid = on_next_bar(h, lambda ctx: ctx.submit_market(h.iid, BUY, D(1)))
+    assert h.kernel.risk.kill_switch("drill") == 1
+    canceled = h.stored_for(cid)[-1]
+    assert type(canceled) is OrderCanceled
+    assert "kill switch" in canceled.reason
+    for _ in range(12):
+        h.flat_bar(100)
+    assert fills(h) == []
+
+
+def test_trades_trigger_stops_and_fill_market_orders(make_harness: Callable[..., Harness]) -> None:
+    from grekko.domain.data import TradeTick
+
+    h = make_harness()
+    stop = on_next_bar(h, lambda ctx: ctx.submit_stop(h.iid, BUY, D(1), D(105)))
+    market = h.ctx.submit_market(h.iid, BUY, D(1))
+    ts = h.clock.timestamp_ns()
+    for n, price in enumerate((101.0, 104.0, 106.5)):
+        h.clock.set_time(ts + (n + 1) * NS_PER_S)
+        h.kernel.data.process_trade(
+            TradeTick(h.iid, price, 5.0, BUY, f"x{n}", h.clock.timestamp_ns())
+        )
+    assert px_liq(fills(h, market)[0]) == (D(101), TAKER)
+    assert px_liq(fills(h, stop)[0]) == (D("106.5"), TAKER)  # the first trade at or past 105
