@@ -16,6 +16,8 @@ on busy_timeout instead of failing when one tries to upgrade a read lock.
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +76,9 @@ def _sqlite_engine(url: sa.URL, synchronous: str, busy_timeout_ms: int) -> sa.En
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **options)
     pragmas = (
-        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={int(busy_timeout_ms)}",  # first: the others may need to wait
         SYNCHRONOUS_PRAGMAS[synchronous],
         "PRAGMA foreign_keys=ON",
-        f"PRAGMA busy_timeout={int(busy_timeout_ms)}",
     )
 
     @sa_event.listens_for(engine, "connect")
@@ -86,6 +87,7 @@ def _sqlite_engine(url: sa.URL, synchronous: str, busy_timeout_ms: int) -> sa.En
         cursor = dbapi_connection.cursor()
         for pragma in pragmas:
             cursor.execute(pragma)
+        _enable_wal(cursor, busy_timeout_ms)
         cursor.close()
 
     @sa_event.listens_for(engine, "begin")
@@ -94,6 +96,25 @@ def _sqlite_engine(url: sa.URL, synchronous: str, busy_timeout_ms: int) -> sa.En
         connection.exec_driver_sql(SQLITE_BEGIN[mode])
 
     return engine
+
+
+def _enable_wal(cursor: Any, busy_timeout_ms: int) -> None:
+    """Switch a file to WAL (a property of the file, so only its first opener really does it).
+
+    The switch needs an exclusive lock, and SQLite answers "database is locked" at once, without
+    the busy handler, when several connections open a new file together: retry within the
+    busy timeout.
+    """
+    deadline = time.monotonic() + max(busy_timeout_ms, 100) / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _postgres_engine(url: sa.URL, schema: str | None) -> sa.Engine:
