@@ -120,7 +120,10 @@ def up(
     data_dir: DataDirOption = None,
     speed: Annotated[float | None, typer.Option(help="Replay speed in bars per second.")] = None,
     max_bars: Annotated[
-        int | None, typer.Option(help="Stop when the replay reaches this bar, counted from its start (restarts keep counting).")
+        int | None,
+        typer.Option(
+            help="Stop when the replay reaches this bar, counted from its start (restarts keep counting)."
+        ),
     ] = None,
     view: Annotated[
         bool,

@@ -38,11 +38,14 @@ class RunStats:
 
 
 def infer_price_increment(values: np.ndarray, max_decimals: int = 8) -> Decimal:
-    """The coarsest tick that represents every sampled price exactly (files carry no metadata)."""
-    sample = values[:: max(1, len(values) // 5000)]
+    """The coarsest tick that represents every price exactly (files carry no metadata).
+
+    Every value is checked (a sample can miss the one finer price), with a tolerance relative to
+    the scaled value that only forgives float representation error, never a real digit.
+    """
     for decimals in range(max_decimals + 1):
-        scaled = sample * 10**decimals
-        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * np.maximum(1.0, np.abs(scaled))):
+        scaled = values * 10.0**decimals
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(1.0, np.abs(scaled))):
             return Decimal(1).scaleb(-decimals)
     return Decimal(1).scaleb(-max_decimals)
 

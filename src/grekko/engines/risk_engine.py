@@ -80,6 +80,7 @@ class RiskEngine:
             return
         reason = self.check(cmd)
         if reason is None:
+            self._recent.append(self._clock.timestamp_ns())  # only orders that pass use a slot
             self._exec.submit(cmd)
         else:
             self.denials += 1
@@ -147,7 +148,6 @@ class RiskEngine:
             recent.popleft()
         if len(recent) >= self.limits.max_orders_per_second:
             return f"order rate above {self.limits.max_orders_per_second}/s"
-        recent.append(now)
         return None
 
     def _check_budget(self, cmd: SubmitOrder, ref: Decimal) -> str | None:

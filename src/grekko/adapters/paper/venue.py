@@ -221,6 +221,9 @@ class PaperVenue:
         qty = self._affordable(order, instrument, qty, price, rate, ts)
         if qty is None:
             return ZERO
+        if order.time_in_force is TimeInForce.FOK and qty < order.leaves_qty:
+            self._expire(order, ts, "FOK could not fill completely")
+            return ZERO
         fee = quantize(qty * price * rate, self._fee_increment(instrument))
         self._emit(
             OrderFilled(
