@@ -10,7 +10,6 @@ usage: python -m benchmarks.roundtrip [ORDERS]
 
 from __future__ import annotations
 
-import gc
 import json
 import statistics
 import sys
@@ -20,6 +19,7 @@ from decimal import Decimal
 from grekko.adapters.memory.event_store import InMemoryEventStore
 from grekko.adapters.paper.venue import PaperVenue, PaperVenueConfig
 from grekko.agents.strategies.base import Strategy
+from grekko.backtest.runner import quiet_gc, settle
 from grekko.core.time import TestClock
 from grekko.domain.data import TradeTick
 from grekko.domain.enums import OrderSide
@@ -27,6 +27,20 @@ from grekko.domain.instruments import spot
 from grekko.engines.kernel import Kernel
 
 WARMUP = 500
+
+
+def _loop(orders, clock, ctx, iid, qty, process_trade, stops, samples, now) -> None:
+    for i in range(orders + WARMUP):
+        now += 1_000_000_000
+        clock.set_time(now)
+        side = OrderSide.BUY if i % 2 == 0 else OrderSide.SELL
+        start = time.perf_counter_ns()
+        ctx.submit_market(iid, side, qty)
+        process_trade(TradeTick(iid, 30_000.0 + (i % 7), 5.0, side, f"t{i}", now))
+        if i >= WARMUP:
+            samples.append(stops[-1] - start)
+        if not i % 4096:
+            settle()
 
 
 def main() -> None:
@@ -51,17 +65,9 @@ def main() -> None:
     now = clock.timestamp_ns()
     process_trade(TradeTick(iid, 30_000.0, 1.0, OrderSide.BUY, "t0", now))
     samples: list[int] = []
-    gc.collect()
-    gc.freeze()
-    for i in range(orders + WARMUP):
-        now += 1_000_000_000
-        clock.set_time(now)
-        side = OrderSide.BUY if i % 2 == 0 else OrderSide.SELL
-        start = time.perf_counter_ns()
-        ctx.submit_market(iid, side, qty)
-        process_trade(TradeTick(iid, 30_000.0 + (i % 7), 5.0, side, f"t{i}", now))
-        if i >= WARMUP:
-            samples.append(stops[-1] - start)
+    with quiet_gc():
+        _loop(orders, clock, ctx, iid, qty, process_trade, stops, samples, now)
+
     filled = sum(1 for o in kernel.cache.orders.values() if o.filled_qty == o.quantity)
     if filled != orders + WARMUP:
         raise SystemExit(f"only {filled} of {orders + WARMUP} orders filled")

@@ -43,7 +43,8 @@ def _is_power_of_ten(increment: Decimal) -> bool:
 
 def quantize(value: Decimal, increment: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """Round to a multiple of increment (0.01, 0.5, 1e-8 ...)."""
-    if _is_power_of_ten(increment):
+    known = _POWER_OF_TEN.get(increment)
+    if known or (known is None and _is_power_of_ten(increment)):
         return value.quantize(increment, rounding=rounding)  # one C call, the common case
     units = (value / increment).to_integral_value(rounding=rounding)
     return (units * increment).quantize(increment)

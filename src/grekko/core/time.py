@@ -28,22 +28,23 @@ class LiveClock:
 class TestClock:
     """A clock that only moves when told, so a backtest is deterministic and runs as fast as possible."""
 
-    __slots__ = ("_now",)
+    __slots__ = ("now_ns",)
     __test__ = False  # not a pytest test class
 
     def __init__(self, start_ns: int = 0) -> None:
-        self._now = start_ns
+        # a simulation driver that already validated its data's order may assign now_ns directly
+        self.now_ns = start_ns
 
     def timestamp_ns(self) -> int:
-        return self._now
+        return self.now_ns
 
     def set_time(self, ts_ns: int) -> None:
-        if ts_ns < self._now:
-            raise ValueError(f"time cannot go backwards: {ts_ns} < {self._now}")
-        self._now = ts_ns
+        if ts_ns < self.now_ns:
+            raise ValueError(f"time cannot go backwards: {ts_ns} < {self.now_ns}")
+        self.now_ns = ts_ns
 
     def advance(self, delta_ns: int) -> None:
-        self.set_time(self._now + delta_ns)
+        self.set_time(self.now_ns + delta_ns)
 
 
 def ns_to_iso(ts_ns: int) -> str:

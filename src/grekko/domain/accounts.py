@@ -43,10 +43,15 @@ class Account:
         self, base: str, quote: str, buy: bool, qty: Decimal, px: Decimal, fee: Decimal
     ) -> None:
         """Move base and quote for one fill; the fee is paid in quote."""
+        totals = self.totals
         notional = qty * px
-        if buy:
-            self.adjust(quote, -(notional + fee))
-            self.adjust(base, qty)
-        else:
-            self.adjust(base, -qty)
-            self.adjust(quote, notional - fee)
+        paid, paid_with, got, got_in = (
+            (notional + fee, quote, qty, base) if buy else (qty, base, notional - fee, quote)
+        )
+        left = totals.get(paid_with, ZERO) - paid
+        if left < 0 and not self.margin:
+            raise InsufficientFunds(
+                f"{self.account_id}: {paid_with} would go to {left} on a cash account"
+            )
+        totals[paid_with] = left
+        totals[got_in] = totals.get(got_in, ZERO) + got

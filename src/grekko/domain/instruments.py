@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import msgspec
@@ -34,6 +35,8 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
         return instrument_id(self.symbol, self.venue)
 
     def make_price(self, value: Decimal | float | int | str) -> Decimal:
+        if type(value) is float and math.isfinite(value):  # the venue's path, once per fill
+            return quantize(Decimal(repr(value)), self.price_increment)
         return quantize(to_decimal(value), self.price_increment)
 
     def make_qty(self, value: Decimal | float | int | str) -> Decimal:

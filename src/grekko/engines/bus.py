@@ -85,7 +85,10 @@ class MessageBus:
 
     def send(self, endpoint: str, command: object) -> None:
         """Deliver a command to its one handler; the handler's errors propagate."""
-        self._handler_for(endpoint)(command)
+        handler = self._endpoints.get(endpoint)
+        if handler is None:
+            handler = self._handler_for(endpoint)  # raises the routing error
+        handler(command)
 
     def request(self, endpoint: str, request: object) -> Any:
         """Synchronous request/response through a registered endpoint."""

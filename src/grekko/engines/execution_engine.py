@@ -101,8 +101,8 @@ class ExecutionEngine:
         order = self._create(cmd, now)
         submitted = OrderSubmitted(ts_event=now, client_order_id=cmd.client_order_id)
         order.apply(submitted)
-        self._store.append(order_stream(order.client_order_id), tuple(order.events), 0)
-        self._cache.update_open(order)
+        self._store.append(f"order-{cmd.client_order_id}", tuple(order.events), 0)
+        self._cache.open_orders[cmd.client_order_id] = order
         self._publish(order, order.events[0])
         self._publish(order, submitted)
         venue.submit_order(order)
@@ -167,8 +167,12 @@ class ExecutionEngine:
             return
         version = len(order.events)
         order.apply(event)
-        self._store.append(order_stream(order.client_order_id), (event,), version)
-        self._cache.update_open(order)
+        cid = order.client_order_id
+        self._store.append(f"order-{cid}", (event,), version)
+        if order.is_open:
+            self._cache.open_orders[cid] = order
+        else:
+            self._cache.open_orders.pop(cid, None)
         self._publish(order, event)
 
     # ---- internals -------------------------------------------------------------------------------

@@ -74,8 +74,10 @@ class Portfolio:
         key = (fill.strategy_id, iid)
         signed = fill.last_qty if buy else -fill.last_qty
         self.strategy_qty[key] = self.strategy_qty.get(key, ZERO) + signed
-        self._refresh_cash()
-        mark = self._mark_f.get(iid, float(fill.last_px))
+        self._cash_f = float(self.account.totals.get(self.cash_currency, ZERO))
+        mark = self._mark_f.get(iid)
+        if mark is None:
+            mark = float(fill.last_px)
         old_qty = self._qty_f.get(iid, 0.0)
         new_qty = float(position.quantity)
         self._qty_f[iid] = new_qty

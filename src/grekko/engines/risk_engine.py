@@ -11,6 +11,7 @@ from collections import deque
 from decimal import Decimal
 
 from grekko.core.ids import split_instrument_id
+from grekko.core.money import ZERO
 from grekko.core.time import NS_PER_DAY, NS_PER_S, Clock
 from grekko.domain import risk
 from grekko.domain.commands import (
@@ -75,7 +76,7 @@ class RiskEngine:
             raise TypeError(f"RiskEngine cannot execute {type(command).__name__}")
 
     def submit(self, cmd: SubmitOrder) -> None:
-        if self._exec.is_known(cmd.client_order_id):
+        if cmd.client_order_id in self._cache.orders:
             self._exec.submit(cmd)  # the engine drops and counts it; nothing is resent
             return
         reason = self.check(cmd)
@@ -91,10 +92,11 @@ class RiskEngine:
         """The first failing pre-trade rule's reason, or None."""
         limits = self.limits
         iid = cmd.instrument_id
-        instrument = self._cache.instrument(iid)
+        instrument = self._cache.instruments.get(iid)
         if instrument is None:
             return f"unknown instrument {iid}"
-        position = self._portfolio.position_qty(iid)
+        held = self._portfolio.positions.get(iid)
+        position = held.quantity if held is not None else ZERO
         if self.state is not TradingState.ACTIVE:
             reason = risk.check_trading_state(
                 self.state, risk.reduces_position(position, cmd.side, cmd.quantity)
@@ -110,9 +112,10 @@ class RiskEngine:
         notional = cmd.quantity * ref
         # optional rules are skipped without a call when they are not configured: this is the
         # per-order hot path of every backtest
+        if notional > limits.max_order_notional:
+            return risk.check_notional(notional, limits.max_order_notional)
         return (
-            risk.check_notional(notional, limits.max_order_notional)
-            or (self._check_band(cmd, last) if cmd.order_type is not OrderType.MARKET else None)
+            (self._check_band(cmd, last) if cmd.order_type is not OrderType.MARKET else None)
             or (
                 risk.check_position_limit(position, cmd.side, cmd.quantity, limits.max_position_qty)
                 if limits.max_position_qty is not None
@@ -137,9 +140,14 @@ class RiskEngine:
         portfolio = self._portfolio
         if portfolio.account.margin:
             return None
-        if cmd.side is OrderSide.BUY:
-            return risk.check_balance(portfolio.free(quote), notional * (1 + fee_rate), quote)
-        return risk.check_balance(portfolio.free(base), cmd.quantity, base)
+        buy = cmd.side is OrderSide.BUY
+        currency, needed = (quote, notional * (1 + fee_rate)) if buy else (base, cmd.quantity)
+        free = portfolio.account.totals.get(currency, ZERO)
+        if portfolio.account.locked or self._cache.open_orders:
+            free = portfolio.free(currency)
+        if needed > free:
+            return risk.check_balance(free, needed, currency)
+        return None
 
     def _check_rate(self) -> str | None:
         now = self._clock.timestamp_ns()

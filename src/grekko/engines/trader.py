@@ -232,7 +232,8 @@ class Trader:
         strategy.bind(ctx)
         self.strategies[sid] = strategy
         self._contexts[sid] = ctx
-        self._bus.subscribe(f"{ORDER_TOPIC}.{sid}", strategy.on_order_event)
+        if getattr(strategy, "wants_order_events", True):
+            self._bus.subscribe(f"{ORDER_TOPIC}.{sid}", strategy.on_order_event)
         strategy.on_start()
         return ctx
 

@@ -224,7 +224,10 @@ class PaperVenue:
         if order.time_in_force is TimeInForce.FOK and qty < order.leaves_qty:
             self._expire(order, ts, "FOK could not fill completely")
             return ZERO
-        fee = quantize(qty * price * rate, self._fee_increment(instrument))
+        fee_increment = self._fee_increments.get(order.instrument_id)
+        if fee_increment is None:
+            fee_increment = self._fee_increment(instrument)
+        fee = quantize(qty * price * rate, fee_increment)
         self._emit(
             OrderFilled(
                 ts_event=ts,
@@ -267,11 +270,9 @@ class PaperVenue:
 
     def _fee_increment(self, instrument: Instrument) -> Decimal:
         """Fees keep the precision of price x size, so they never round a cent away per fill."""
-        inc = self._fee_increments.get(instrument.id)
-        if inc is None:
-            inc = self._fee_increments[instrument.id] = (
-                instrument.price_increment * instrument.size_increment
-            ).normalize()
+        inc = self._fee_increments[instrument.id] = (
+            instrument.price_increment * instrument.size_increment
+        ).normalize()
         return inc
 
     def _affordable(

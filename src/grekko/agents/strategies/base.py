@@ -78,6 +78,14 @@ class Strategy:
     def on_fill(self, fill: OrderFilled) -> None:
         """One of this strategy's orders filled (fully or partly); positions already include it."""
 
+    @property
+    def wants_order_events(self) -> bool:
+        """False when neither hook is overridden: the trader then spares the dispatch per event."""
+        cls = type(self)
+        return (
+            cls.on_order_event is not Strategy.on_order_event or cls.on_fill is not Strategy.on_fill
+        )
+
     def on_order_event(self, event: Any) -> None:
         if type(event) is OrderFilled:
             self.on_fill(event)
