@@ -9,14 +9,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import get_args
 
-from grekko.core.errors import ConcurrencyError, DataError
-from grekko.domain.events import Event, StoredEvent
-from grekko.ports.event_store import ANY_VERSION, RecordedEvent, Snapshot
-
-STORABLE_EVENT_TYPES: frozenset[type] = frozenset(get_args(StoredEvent))
-MAX_STREAM_ID_LENGTH = 200  # the SQL store's column width, so both accept the same ids
+from grekko.core.errors import DataError
+from grekko.domain.events import Event
+from grekko.ports.event_store import (
+    ANY_VERSION,
+    STORABLE_EVENT_TYPES,
+    RecordedEvent,
+    Snapshot,
+    check_start,
+    check_storable,
+    check_stream_id,
+    not_storable,
+    version_error,
+)
 
 AppendBatch = tuple[str, Sequence[Event], int]
 
@@ -38,18 +44,18 @@ class InMemoryEventStore:
         """Append atomically; returns the stream's new version (ConcurrencyError on a stale one)."""
         for event in events:
             if type(event) not in STORABLE_EVENT_TYPES:
-                raise _not_storable(event)
+                raise not_storable(event)
         with self._lock:
             stream = self._streams.get(stream_id)
             if stream is None:
                 if expected_version not in (0, ANY_VERSION):
-                    raise _version_error(stream_id, expected_version, 0)
+                    raise version_error(stream_id, expected_version, 0)
                 if not events:
                     return 0
-                _check_stream_id(stream_id)
+                check_stream_id(stream_id)
                 stream = self._streams[stream_id] = []
             elif expected_version != len(stream) and expected_version != ANY_VERSION:
-                raise _version_error(stream_id, expected_version, len(stream))
+                raise version_error(stream_id, expected_version, len(stream))
             if len(events) == 1:  # the common case on a backtest's hot path, without a call
                 version = len(stream) + 1
                 recorded = RecordedEvent(len(self._log) + 1, stream_id, version, events[0])  # type: ignore[arg-type]
@@ -64,7 +70,7 @@ class InMemoryEventStore:
         The kernel writes an order's events and its account's together: either both land or neither.
         """
         for _, events, _ in batches:
-            _check_storable(events)
+            check_storable(events)
         with self._lock:
             new_versions = self._plan_versions(batches)
             for stream_id, events, _ in batches:
@@ -73,7 +79,7 @@ class InMemoryEventStore:
         return new_versions
 
     def read(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        _check_from(from_version, "from_version")
+        check_start(from_version, "from_version")
         stream = self._streams.get(stream_id)
         if stream is None:
             return []
@@ -81,7 +87,7 @@ class InMemoryEventStore:
 
     def read_all(self, from_position: int = 1) -> Iterator[RecordedEvent]:
         """Every stream in global append order; events appended while iterating are yielded too."""
-        _check_from(from_position, "from_position")
+        check_start(from_position, "from_position")
         return self._iterate_log(from_position - 1)
 
     def stream_version(self, stream_id: str) -> int:
@@ -125,7 +131,7 @@ class InMemoryEventStore:
     def _stream_for_write(self, stream_id: str) -> list[RecordedEvent]:
         stream = self._streams.get(stream_id)
         if stream is None:
-            _check_stream_id(stream_id)
+            check_stream_id(stream_id)
             stream = self._streams[stream_id] = []
         return stream
 
@@ -137,7 +143,7 @@ class InMemoryEventStore:
             if current is None:
                 current = self.stream_version(stream_id)
             if expected_version not in (current, ANY_VERSION):
-                raise _version_error(stream_id, expected_version, current)
+                raise version_error(stream_id, expected_version, current)
             planned[stream_id] = current + len(events)
             new_versions.append(current + len(events))
         return new_versions
@@ -147,36 +153,3 @@ class InMemoryEventStore:
         while index < len(log):
             yield log[index]
             index += 1
-
-
-def _check_storable(events: Sequence[Event]) -> None:
-    for event in events:
-        if type(event) not in STORABLE_EVENT_TYPES:
-            raise _not_storable(event)
-
-
-def _not_storable(event: Event) -> DataError:
-    return DataError(
-        f"{type(event).__name__} is not a stored event type "
-        "(PositionChanged and other projections are never stored)"
-    )
-
-
-def _check_stream_id(stream_id: str) -> None:
-    if not isinstance(stream_id, str) or not 0 < len(stream_id) <= MAX_STREAM_ID_LENGTH:
-        raise DataError(
-            f"stream_id must be a string of 1..{MAX_STREAM_ID_LENGTH} characters, got {stream_id!r}"
-        )
-
-
-def _check_from(start: int, name: str) -> None:
-    if start < 1:
-        raise DataError(f"{name} is 1-based, got {start}")
-
-
-def _version_error(stream_id: str, expected: int, current: int) -> Exception:
-    if expected < ANY_VERSION:
-        return DataError(f"expected_version must be >= {ANY_VERSION}, got {expected}")
-    return ConcurrencyError(
-        f"stream {stream_id!r} is at version {current}, the append expected {expected}"
-    )

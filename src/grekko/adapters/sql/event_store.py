@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, get_args
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,11 +23,15 @@ from grekko.adapters.sql.engine import build_engine
 from grekko.adapters.sql.migrate import advisory_lock_key, upgrade_to_head
 from grekko.core.errors import ConcurrencyError, DataError
 from grekko.core.time import Clock, LiveClock
-from grekko.domain.events import Event, StoredEvent, decode_event, encode_event
-from grekko.ports.event_store import ANY_VERSION, RecordedEvent, Snapshot
-
-STORABLE_EVENT_TYPES: frozenset[type] = frozenset(get_args(StoredEvent))
-MAX_STREAM_ID_LENGTH = 200
+from grekko.domain.events import Event, decode_event, encode_event
+from grekko.ports.event_store import (
+    ANY_VERSION,
+    RecordedEvent,
+    Snapshot,
+    check_start,
+    check_storable,
+    check_stream_id,
+)
 
 AppendBatch = tuple[str, Sequence[Event], int]
 
@@ -122,7 +126,7 @@ class SqlEventStore:
         return new_versions
 
     def read(self, stream_id: str, from_version: int = 1) -> list[RecordedEvent]:
-        _check_start(from_version, "from_version")
+        check_start(from_version, "from_version")
         query = (
             sa.select(*_RECORD_COLUMNS)
             .where(_events.c.stream_id == stream_id, _events.c.version >= from_version)
@@ -137,7 +141,7 @@ class SqlEventStore:
 
         Each chunk is its own short query, so an abandoned iterator holds no connection or lock.
         """
-        _check_start(from_position, "from_position")
+        check_start(from_position, "from_position")
         return self._iterate_all(from_position)
 
     def stream_version(self, stream_id: str) -> int:
@@ -148,7 +152,7 @@ class SqlEventStore:
         """Insert or replace the stream's one snapshot."""
         if snapshot.version < 0:
             raise DataError(f"snapshot version must be >= 0, got {snapshot.version}")
-        _check_stream_id(snapshot.stream_id)
+        check_stream_id(snapshot.stream_id)
         insert = (postgresql.insert if self._is_postgres else sqlite.insert)(_snapshots)
         values = {
             "stream_id": snapshot.stream_id,
@@ -254,27 +258,10 @@ def _record(row: sa.Row[int, str, int, str]) -> RecordedEvent:
 
 
 def _check_batch(stream_id: str, events: Sequence[Event], expected_version: int) -> None:
-    _check_stream_id(stream_id)
+    check_stream_id(stream_id)
     if expected_version < ANY_VERSION:
         raise DataError(f"expected_version must be >= {ANY_VERSION}, got {expected_version}")
-    for event in events:
-        if type(event) not in STORABLE_EVENT_TYPES:
-            raise DataError(
-                f"{type(event).__name__} is not a stored event type "
-                "(PositionChanged and other projections are never stored)"
-            )
-
-
-def _check_stream_id(stream_id: str) -> None:
-    if not isinstance(stream_id, str) or not 0 < len(stream_id) <= MAX_STREAM_ID_LENGTH:
-        raise DataError(
-            f"stream_id must be a string of 1..{MAX_STREAM_ID_LENGTH} characters, got {stream_id!r}"
-        )
-
-
-def _check_start(start: int, name: str) -> None:
-    if start < 1:
-        raise DataError(f"{name} is 1-based, got {start}")
+    check_storable(events)
 
 
 def _is_version_conflict(exc: sa.exc.IntegrityError) -> bool:
