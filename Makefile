@@ -11,7 +11,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip wheel
 
-$(STAMP): pyproject.toml | $(BIN)/python
+SOURCES := $(shell find src -name '*.py')
+
+# the hot modules are compiled into C extensions at install: any source change recompiles them
+$(STAMP): pyproject.toml setup.py $(SOURCES) | $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
@@ -40,3 +43,4 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	find src -name '*.so' -delete

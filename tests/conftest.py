@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +111,19 @@ class KernelHarness:
 def make_harness() -> Callable[..., KernelHarness]:
     """Factory, so a test picks its own limits, venue config, instrument or event store."""
     return KernelHarness
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A compiled module older than its source would silently test the old code."""
+    del session
+    from importlib import machinery
+
+    src = Path(__file__).resolve().parents[1] / "src" / "grekko"
+    for suffix in machinery.EXTENSION_SUFFIXES:
+        for compiled in src.rglob(f"*{suffix}"):
+            source = compiled.with_name(compiled.name[: -len(suffix)] + ".py")
+            if source.exists() and source.stat().st_mtime > compiled.stat().st_mtime:
+                raise pytest.UsageError(
+                    f"{source.relative_to(src.parent)} changed after it was compiled: run `make install`"
+                    " to recompile (or `make clean` for pure Python)"
+                )

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from grekko.domain.data import Bar, TradeTick
 from grekko.domain.events import OrderFilled
 from grekko.ports.trading import TradingContext
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Strategy:
     """Subclass and override on_start/on_bar/on_trade/on_fill. Parameters arrive as strings from
     the CLI or settings; `param_types` converts them, and unknown parameters are errors."""
 
-    name = "strategy"
+    name: ClassVar[str] = "strategy"
     param_types: ClassVar[dict[str, type]] = {}
 
     def __init__(self, strategy_id: str | None = None, **params: Any) -> None:

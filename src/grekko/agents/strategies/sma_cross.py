@@ -11,7 +11,7 @@ from grekko.domain.enums import OrderSide
 
 
 class SmaCross(Strategy):
-    name = "sma_cross"
+    name: ClassVar[str] = "sma_cross"
     param_types: ClassVar[dict[str, type]] = {
         "fast": int,
         "slow": int,
