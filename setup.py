@@ -55,7 +55,11 @@ def ext_modules() -> list:
         from mypyc.build import mypycify
     except ImportError:
         return []
-    return mypycify(HOT_MODULES, opt_level="3", group_name="grekko_native")
+    try:
+        return mypycify(HOT_MODULES, opt_level="3", group_name="grekko_native")
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a type-check failure means: stay pure Python
+        print(f"grekko: mypyc could not compile the hot modules ({exc}); using pure Python", file=sys.stderr)
+        return []
 
 
 setup(ext_modules=ext_modules(), cmdclass={"build_ext": OptionalBuildExt})
