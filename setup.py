@@ -14,7 +14,9 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HOT_MODULES = [
+    "src/grekko/core/ids.py",
     "src/grekko/core/money.py",
+    "src/grekko/core/time.py",
     "src/grekko/domain/accounts.py",
     "src/grekko/domain/orders.py",
     "src/grekko/domain/positions.py",
@@ -25,6 +27,7 @@ HOT_MODULES = [
     "src/grekko/engines/portfolio.py",
     "src/grekko/engines/risk_engine.py",
     "src/grekko/engines/trader.py",
+    "src/grekko/adapters/memory/event_store.py",
     "src/grekko/adapters/paper/matching.py",
     "src/grekko/adapters/paper/venue.py",
     "src/grekko/agents/strategies/base.py",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -29,7 +29,7 @@ class TestClock:
     """A clock that only moves when told, so a backtest is deterministic and runs as fast as possible."""
 
     __slots__ = ("now_ns",)
-    __test__ = False  # not a pytest test class
+    __test__: ClassVar[bool] = False  # not a pytest test class
 
     def __init__(self, start_ns: int = 0) -> None:
         # a simulation driver that already validated its data's order may assign now_ns directly
