@@ -84,9 +84,6 @@ class ExecutionEngine:
             raise RoutingError(f"no venue named {name!r}; have {sorted(self._venues)}") from None
 
     # ---- commands -------------------------------------------------------------------------------
-    def is_known(self, client_order_id: str) -> bool:
-        return client_order_id in self._cache.orders
-
     def submit(self, cmd: SubmitOrder) -> Order | None:
         """Create, record and route an order that passed risk; a known id is dropped, never resent."""
         if cmd.client_order_id in self._cache.orders:
@@ -101,7 +98,7 @@ class ExecutionEngine:
         order = self._create(cmd, now)
         submitted = OrderSubmitted(ts_event=now, client_order_id=cmd.client_order_id)
         order.apply(submitted)
-        self._store.append(f"order-{cmd.client_order_id}", tuple(order.events), 0)
+        self._store.append(order_stream(cmd.client_order_id), tuple(order.events), 0)
         self._cache.open_orders[cmd.client_order_id] = order
         self._publish(order, order.events[0])
         self._publish(order, submitted)
@@ -168,7 +165,7 @@ class ExecutionEngine:
         version = len(order.events)
         order.apply(event)
         cid = order.client_order_id
-        self._store.append(f"order-{cid}", (event,), version)
+        self._store.append(order_stream(cid), (event,), version)
         if order.is_open:
             self._cache.open_orders[cid] = order
         else:

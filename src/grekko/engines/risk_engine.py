@@ -10,7 +10,6 @@ import logging
 from collections import deque
 from decimal import Decimal
 
-from grekko.core.ids import split_instrument_id
 from grekko.core.money import ZERO
 from grekko.core.time import NS_PER_DAY, NS_PER_S, Clock
 from grekko.domain import risk
@@ -233,7 +232,3 @@ class RiskEngine:
     def _record(self, event: Event) -> None:
         self._store.append(RISK_STREAM, [event])
         self._bus.publish(RISK_TOPIC, event)
-
-
-def venue_of(instrument_id: str) -> str:
-    return split_instrument_id(instrument_id)[1]
