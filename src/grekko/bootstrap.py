@@ -15,7 +15,7 @@ from typing import Any
 
 from grekko.adapters.memory.event_store import InMemoryEventStore
 from grekko.adapters.sql import SqlEventStore
-from grekko.backtest.data_files import BarArrays, bundled_files, load_bars
+from grekko.adapters.files.bars import BarArrays, bundled_files, load_bars
 from grekko.backtest.runner import Feed, infer_price_increment
 from grekko.core.errors import ConfigError, PluginError
 from grekko.core.time import TestClock

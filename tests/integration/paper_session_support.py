@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grekko.adapters.sql import SqlEventStore
-from grekko.backtest.data_files import bundled_files
+from grekko.adapters.files.bars import bundled_files
 from grekko.core.time import TestClock
 from grekko.domain.enums import OrderSide
 from grekko.domain.events import (

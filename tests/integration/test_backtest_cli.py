@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from grekko.backtest.data_files import bundled_files
+from grekko.adapters.files.bars import bundled_files
 
 pytestmark = pytest.mark.slow
 

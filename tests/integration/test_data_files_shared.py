@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grekko.backtest.data_files import BarArrays, iter_bar_rows, load_bars
+from grekko.adapters.files.bars import BarArrays, iter_bar_rows, load_bars
 from grekko.core.errors import DataError
 
 pytestmark = pytest.mark.shared

@@ -20,7 +20,7 @@ from grekko.core.time import TestClock
 from grekko.domain.data import Bar
 from grekko.engines.kernel import Kernel
 
-from .data_files import ROW_CHUNK, BarArrays, iter_bar_chunks
+from grekko.adapters.files.bars import ROW_CHUNK, BarArrays, iter_bar_chunks
 
 Row = tuple[int, int, float, float, float, float, float]
 

@@ -31,11 +31,11 @@ def test_opening_twice_migrates_once_and_keeps_the_data(open_sql: OpenSql) -> No
     first.append("O-1", [_submitted(1)], 0)
     second = open_sql()
     second.migrate()
-    assert current_revision(second.engine) == head_revision() == "0001"
+    assert current_revision(second.engine) == head_revision() == "0002"
     assert second.stream_version("O-1") == 1
     with second.engine.connect() as connection:
         versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    assert versions == [("0001",)]
+    assert versions == [("0002",)]
 
 
 def test_migrated_tables_match_the_tables_the_queries_use(open_sql: OpenSql) -> None:
@@ -71,7 +71,15 @@ def test_postgres_schema_holds_every_table(open_postgres: OpenSql, pg_schema: st
             sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :s"),
             {"s": pg_schema},
         ).scalars()
-        assert set(found) == {"alembic_version", "events", "snapshots"}
+        assert set(found) == {
+            "alembic_version",
+            "events",
+            "snapshots",
+            "candles",
+            "news",
+            "news_assets",
+            "quarantine",
+        }
 
 
 def test_threads_opening_a_new_sqlite_file_at_once_all_succeed(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grekko.backtest.data_files import (
+from grekko.adapters.files.bars import (
     BarArrays,
     bundled_files,
     iter_bar_rows,

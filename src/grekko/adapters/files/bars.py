@@ -166,7 +166,7 @@ def iter_bar_rows(arrays: BarArrays) -> Iterator[BarRow]:
 
 def bundled_files() -> list[Path]:
     """The real-data slice shipped in the package (grekko/data): `grekko up` replays it offline."""
-    data_dir = Path(__file__).resolve().parent.parent / "data"
+    data_dir = Path(__file__).resolve().parents[2] / "data"
     return sorted(data_dir.glob("*.csv.gz"))
 
 
