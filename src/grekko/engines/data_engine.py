@@ -66,6 +66,7 @@ class TradeBarAggregator:
 class DataEngine:
     def __init__(self, bus: MessageBus, cache: Cache) -> None:
         self._bus = bus
+        self.bus = bus
         self._cache = cache
         self._bar_topics: dict[str, str] = {}
         self._last_bar = cache.last_bar
