@@ -151,6 +151,8 @@ class DataStreamer:
     def _deliver(self, stream: _Stream, handler: StreamHandler, message: StreamMessage) -> None:
         tracker = stream.subscribers.get(handler)
         if tracker is not None:
+            if message.sequence_number < tracker.expected:
+                return  # already delivered: a replayed subscriber also sees the resume flush
             gap = tracker.check(message.sequence_number)
             if gap is not None:
                 self.metrics.stream(stream.spec.stream_id).on_gap(gap.missing)
@@ -158,12 +160,16 @@ class DataStreamer:
         handler(message)
 
     # ---- publishing -----------------------------------------------------------------------
-    def publish(self, stream_id: str, payload: Any) -> StreamMessage | None:
-        """Numbers, buffers and delivers one message; None when it was conflated or paused."""
+    def publish(self, stream_id: str, payload: Any, now: int = 0) -> StreamMessage | None:
+        """Numbers, buffers and delivers one message; None when it was conflated or paused.
+
+        `now` lets a caller that already read the clock for this message pass it in.
+        """
         stream = self._streams.get(stream_id)
         if stream is None:
             stream = self._get(stream_id)
-        now = self._clock.timestamp_ns()
+        if not now:
+            now = self._clock.timestamp_ns()
         interval = stream.spec.update_frequency_ms
         if interval and now - stream.last_release_ns < interval * 1_000_000:
             if stream.held is not None:

@@ -28,11 +28,29 @@ class _Symbol:
 
 
 class VenueAggregator:
+    """Composites are only worth their cost for symbols seen on two or more venues: `wanted` says."""
+
     def __init__(self, max_age_ns: int = 10 * 10**9, vwap_window_ns: int = 60 * 10**9) -> None:
         self.max_age_ns = max_age_ns
         self.vwap_window_ns = vwap_window_ns
         self._symbols: dict[str, _Symbol] = {}
         self._split: dict[str, tuple[str, str]] = {}
+        self._venues: dict[str, set[str]] = {}
+        self._wanted: dict[str, bool] = {}
+        self._by_symbol: dict[str, list[str]] = {}
+
+    def wanted(self, iid: str) -> bool:
+        """True once the instrument's symbol has been seen on a second venue."""
+        flag = self._wanted.get(iid)
+        if flag is None:
+            symbol, venue = self._parts(iid)
+            self._venues.setdefault(symbol, set()).add(venue)
+            self._by_symbol.setdefault(symbol, []).append(iid)
+            multi = len(self._venues[symbol]) > 1
+            for known in self._by_symbol[symbol]:
+                self._wanted[known] = multi
+            flag = multi
+        return flag
 
     def _parts(self, iid: str) -> tuple[str, str]:
         parts = self._split.get(iid)

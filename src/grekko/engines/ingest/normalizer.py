@@ -31,7 +31,7 @@ _SIDES: dict[object, OrderSide] = {
     _BUY: _BUY, _SELL: _SELL,
 }  # fmt: skip
 _MAX_NS = 2**63 - 1
-_MAX_FLOAT = 1e300
+_MAX_FLOAT = 1e100  # far above any price or base-unit amount; squares and sums stay finite
 
 
 def number(value: object, field: str) -> float:
@@ -52,7 +52,7 @@ def number(value: object, field: str) -> float:
     else:
         raise Rejected(f"schema.{field}", f"expected a number, got {kind.__name__}")
     if result != result or result > _MAX_FLOAT or result < -_MAX_FLOAT:  # noqa: PLR0124
-        raise Rejected(f"schema.{field}", f"not a finite number: {result!r}")
+        raise Rejected(f"schema.{field}", f"not a finite number within ±1e100: {result!r}")
     return result
 
 
@@ -111,7 +111,18 @@ def _iso_ns(text: str) -> int:
     seconds = math.floor(parsed.timestamp())
     if seconds < 0:
         raise Rejected("schema.ts", f"timestamp before 1970: {text[:40]!r}")
-    return seconds * 1_000_000_000 + parsed.microsecond * 1_000
+    whole = seconds * 1_000_000_000 + parsed.microsecond * 1_000
+    if whole > _MAX_NS:
+        raise Rejected("schema.ts", "timestamp out of range")
+    return whole
+
+
+def _text(value: object, limit: int) -> str:
+    """str() of a payload value for a message or an id; some values refuse (10**5000 does)."""
+    try:
+        return str(value)[:limit]
+    except Exception:
+        return f"<{type(value).__name__}>"
 
 
 class Normalizer:
@@ -158,14 +169,15 @@ class Normalizer:
         )
         if side is None:
             if raw.side is not None and raw.side != "":
-                raise Rejected("schema.side", f"unknown side {str(raw.side)[:20]!r}")
+                raise Rejected("schema.side", f"unknown side {_text(raw.side, 20)!r}")
             side = self._tick_rule(iid, price)
+        ts = epoch_ns(raw.ts)  # before the tick rule remembers this price: a rejected one must not count
         self._last_price[iid] = price
         self._last_side[iid] = side
         trade_id = raw.trade_id
         if type(trade_id) is not str:
-            trade_id = "" if trade_id is None else str(trade_id)[:100]
-        return TradeTick(iid, price, size, side, trade_id, epoch_ns(raw.ts))
+            trade_id = "" if trade_id is None else _text(trade_id, 100)
+        return TradeTick(iid, price, size, side, trade_id, ts)
 
     def _tick_rule(self, iid: str, price: float) -> OrderSide:
         last = self._last_price.get(iid)
@@ -179,6 +191,9 @@ class Normalizer:
         interval = number(raw.interval_s, "interval_s")
         if not 0 < interval <= 31 * 86_400:
             raise Rejected("schema.interval_s", f"bar interval {interval!r} s")
+        ts_close = ts_open + round(interval * 1e9)
+        if ts_close > _MAX_NS:
+            raise Rejected("schema.ts", "bar close time out of range")
         return Bar(
             iid,
             number(raw.open, "open"),
@@ -187,7 +202,7 @@ class Normalizer:
             number(raw.close, "close"),
             number(raw.volume, "volume"),
             ts_open,
-            ts_open + round(interval * 1e9),
+            ts_close,
         )
 
     def quote(self, raw: RawQuote) -> QuoteTick:

@@ -97,7 +97,7 @@ class IngestPipeline:
             self._engine.aggregate_bars_from_trades(iid, self._bar_interval)
         self._enricher.on_trade(tick)
         self._engine.process_trade(tick)
-        if self._aggregator is not None:
+        if self._aggregator is not None and self._aggregator.wanted(iid):
             composite = self._aggregator.on_trade(tick)
             self._publish(composite_topic(composite.symbol), composite)
         self._out(tick, tick.ts_event)
@@ -122,15 +122,16 @@ class IngestPipeline:
         except Rejected as error:
             return self._reject(error, raw)
         self._engine.process_quote(quote)
-        if self._aggregator is not None:
+        if self._aggregator is not None and self._aggregator.wanted(quote.instrument_id):
             composite = self._aggregator.on_quote(quote)
             self._publish(composite_topic(composite.symbol), composite)
         self._out(quote, quote.ts_event)
         return True
 
     def _out(self, data: TradeTick | Bar | QuoteTick, ts_event: int) -> None:
-        self._streamer.publish(self.stream_id, data)
-        self.metrics.on_published(self._clock.timestamp_ns(), ts_event)
+        now = self._clock.timestamp_ns()
+        self._streamer.publish(self.stream_id, data, now)
+        self.metrics.on_published(now, ts_event)
 
     def _reject(self, error: Rejected, raw: object) -> bool:
         self.metrics.on_quarantined(error.reason)

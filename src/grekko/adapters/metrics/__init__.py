@@ -1,0 +1,1 @@
+"""Metrics exposition: the kernel's counters in Prometheus' text format for the API's /metrics."""
