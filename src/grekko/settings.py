@@ -107,6 +107,25 @@ def _scalar_text(value: Any) -> Any:
     return value
 
 
+class IngestSettings(_Section):
+    """The market data pipeline: validation thresholds, indicator periods, live feeds."""
+
+    spike_mads: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 12.0
+    spike_min_move: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.03
+    spike_window: Annotated[int, Field(ge=8, le=10_000)] = 64
+    stale_after_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 60.0  # live feeds; 0 = off
+    max_future_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5.0  # live feeds; 0 = off
+    bar_interval_s: Annotated[int, Field(gt=0, le=86_400)] = 60  # bars built from trade ticks
+    sma: Annotated[int, Field(gt=0)] = 20
+    ema: Annotated[int, Field(gt=0)] = 20
+    rsi: Annotated[int, Field(gt=0)] = 14
+    bollinger: Annotated[int, Field(gt=0)] = 20
+    atr: Annotated[int, Field(gt=0)] = 14
+    poll_interval_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
+    news_feeds: tuple[Annotated[str, Field(pattern=r"^https?://")], ...] = ()
+    news_poll_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Mode = Literal["backtest", "paper", "live"]
 
@@ -133,6 +152,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     paper: PaperSettings = Field(default_factory=PaperSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -61,6 +61,16 @@ class BookSequencer(Protocol):
         ...
 
 
+class SnapshotsOnly:
+    """For feeds that send whole books (ccxt keeps its own sequence): any diff is a gap."""
+
+    def check_first(self, snapshot_sequence: int, diff: DepthDiff) -> SeqVerdict:
+        return SeqVerdict.GAP
+
+    def check_next(self, last_sequence: int, diff: DepthDiff) -> SeqVerdict:
+        return SeqVerdict.GAP
+
+
 class BookSyncState(StrEnum):
     SYNCING = "syncing"  # no snapshot yet
     LIVE = "live"

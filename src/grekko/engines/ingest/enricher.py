@@ -61,8 +61,10 @@ class Enricher:
         keep: int = 500,
     ) -> None:
         self._emit = emit
-        self.settings = settings or IndicatorSettings()
-        self._keep = max(keep, 4 * self.settings.macd_slow)
+        self.settings = s = settings or IndicatorSettings()
+        # a purge must leave every indicator more inputs than its period, or talipp re-seeds it
+        longest = max(s.sma, s.ema, s.rsi + 1, s.bollinger, s.atr, s.macd_slow + s.macd_signal)
+        self._keep = max(keep, 4 * longest)
         self._by_instrument: dict[str, _Indicators] = {}
         self.latest: dict[str, IndicatorSnapshot] = {}
 

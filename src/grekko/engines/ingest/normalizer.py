@@ -16,10 +16,12 @@ import math
 from datetime import datetime
 from decimal import Decimal
 
+from grekko.core.errors import DataError
 from grekko.core.ids import instrument_id
 from grekko.domain.data import Bar, QuoteTick, TradeTick
 from grekko.domain.enums import OrderSide
-from grekko.domain.raw import RawBar, RawQuote, RawTrade
+from grekko.domain.order_book import DepthSnapshot, parse_levels
+from grekko.domain.raw import RawBar, RawBook, RawQuote, RawTrade
 from grekko.domain.symbols import SymbolError, SymbolMapper
 from grekko.engines.ingest.quarantine import Rejected
 
@@ -171,7 +173,8 @@ class Normalizer:
             if raw.side is not None and raw.side != "":
                 raise Rejected("schema.side", f"unknown side {_text(raw.side, 20)!r}")
             side = self._tick_rule(iid, price)
-        ts = epoch_ns(raw.ts)  # before the tick rule remembers this price: a rejected one must not count
+        # parsed before the tick rule remembers this price: a rejected record must not count
+        ts = epoch_ns(raw.ts)
         self._last_price[iid] = price
         self._last_side[iid] = side
         trade_id = raw.trade_id
@@ -214,3 +217,17 @@ class Normalizer:
             number(raw.ask_size, "ask_size"),
             epoch_ns(raw.ts),
         )
+
+    def book(self, raw: RawBook) -> DepthSnapshot:
+        """A full L2 snapshot; without a venue sequence the snapshot's time orders it."""
+        iid = self.instrument(raw.venue, raw.symbol)
+        try:
+            bids = parse_levels(raw.bids, "bids")
+            asks = parse_levels(raw.asks, "asks")
+        except DataError as exc:
+            raise Rejected("schema.levels", str(exc)) from None
+        ts = epoch_ns(raw.ts)
+        sequence = raw.sequence
+        if type(sequence) is not int or sequence < 0:
+            sequence = ts
+        return DepthSnapshot(iid, bids, asks, sequence, ts)

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from grekko.core.errors import DataError
 from grekko.core.time import Clock
 from grekko.domain.data import Bar, QuoteTick, TradeTick
+from grekko.domain.order_book import DepthSnapshot
 from grekko.domain.raw import RawBar, RawBook, RawQuote, RawTrade
 from grekko.engines.data_engine import DataEngine
 from grekko.engines.ingest.aggregator import VenueAggregator
@@ -27,7 +29,7 @@ from grekko.engines.ingest.quarantine import Quarantine, Rejected
 from grekko.engines.ingest.validator import Validator
 from grekko.engines.streamer import DataStreamer
 
-BookSink = Callable[[RawBook], None]
+BookSink = Callable[[DepthSnapshot], None]
 
 
 def composite_topic(symbol: str) -> str:
@@ -74,15 +76,26 @@ class IngestPipeline:
             return self.push_bar(raw)  # type: ignore[arg-type]
         if kind is RawQuote:
             return self.push_quote(raw)  # type: ignore[arg-type]
+        if kind is RawBook:
+            return self.push_book(raw)  # type: ignore[arg-type]
         self.metrics.received += 1
-        if kind is RawBook and self._book_sink is not None:
-            try:
-                self._book_sink(raw)  # type: ignore[arg-type]
-            except Rejected as error:
-                return self._reject(error, raw)
-            self.metrics.published += 1
-            return True
         return self._reject(Rejected("schema.kind", f"unsupported record {kind.__name__}"), raw)
+
+    def push_book(self, raw: RawBook) -> bool:
+        """A whole L2 book: normalized, handed to the book sink (BookManager), then streamed."""
+        self.metrics.received += 1
+        sink = self._book_sink
+        try:
+            if sink is None:
+                raise Rejected("schema.kind", "this stream has no order book sink")
+            snapshot = self.normalizer.book(raw)
+            sink(snapshot)
+        except Rejected as error:
+            return self._reject(error, raw)
+        except DataError as error:  # e.g. a crossed book
+            return self._reject(Rejected("book", str(error)), raw)
+        self._out_book(snapshot)
+        return True
 
     def push_trade(self, raw: RawTrade) -> bool:
         self.metrics.received += 1
@@ -132,6 +145,11 @@ class IngestPipeline:
         now = self._clock.timestamp_ns()
         self._streamer.publish(self.stream_id, data, now)
         self.metrics.on_published(now, ts_event)
+
+    def _out_book(self, snapshot: DepthSnapshot) -> None:
+        now = self._clock.timestamp_ns()
+        self._streamer.publish(self.stream_id, snapshot, now)
+        self.metrics.on_published(now, snapshot.ts)
 
     def _reject(self, error: Rejected, raw: object) -> bool:
         self.metrics.on_quarantined(error.reason)

@@ -73,7 +73,9 @@ class IngestService:
         buffer_size: int = 1000,
         book_sink: BookSink | None = None,
         bar_interval_ns: int = 60 * 10**9,
+        rules: ValidationRules | None = None,
     ) -> IngestPipeline:
+        """rules: this source's validation thresholds (e.g. no staleness check on a replay)."""
         name = getattr(source, "name", type(source).__name__)
         spec = StreamSpec(stream_id, data_type, str(name), update_frequency_ms, buffer_size)
         self.streamer.create_stream(spec)
@@ -84,7 +86,7 @@ class IngestService:
             streamer=self.streamer,
             enricher=self.enricher,
             quarantine=self.quarantine,
-            validator=Validator(self.rules, now_ns=self.clock.timestamp_ns),
+            validator=Validator(rules or self.rules, now_ns=self.clock.timestamp_ns),
             aggregator=self.aggregator,
             bar_interval_ns=bar_interval_ns,
             book_sink=book_sink,
