@@ -1,4 +1,4 @@
-"""`grekko` command line: backtest, up (paper session), and the settings every command shares."""
+"""`grekko` command line: backtest, up (paper session), data (candle store), and shared settings."""
 
 from __future__ import annotations
 
@@ -135,6 +135,144 @@ def up(
     from grekko.settings import load_settings
 
     run_up(load_settings(data_dir), speed=speed, max_bars=max_bars, view=view)
+
+
+# ---- grekko data: the candle store --------------------------------------------------------------
+data_app = typer.Typer(
+    no_args_is_help=True,
+    help="Candles at rest: import files, fetch venue history, show, check for gaps.",
+)
+app.add_typer(data_app, name="data")
+
+SymbolOption = Annotated[
+    str,
+    typer.Option(
+        help="Symbol such as BTC/USDT (with --venue), or an instrument id BTC/USDT@binance."
+    ),
+]
+VenueOption = Annotated[str, typer.Option(help="Venue the bars come from.")]
+TimeframeOption = Annotated[str, typer.Option(help="Bar length: 1m, 5m, 15m, 1h, 4h, 1d.")]
+SinceOption = Annotated[
+    str | None, typer.Option(help="From this UTC date or date-time (ISO 8601), inclusive.")
+]
+UntilOption = Annotated[
+    str | None, typer.Option(help="Up to this UTC date or date-time (ISO 8601), exclusive.")
+]
+ProgressOption = Annotated[
+    bool, typer.Option("--progress/--no-progress", help="Show a progress bar on long work.")
+]
+
+
+def _api_urls(values: list[str]) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if not sep:
+            name, url = "rest", value
+        if not url.startswith(("http://", "https://")):
+            raise typer.BadParameter(f"--api-url takes URL or NAME=URL (http/https), got {value!r}")
+        urls[name.strip()] = url.strip()
+    return urls
+
+
+@data_app.command("import")
+def data_import(
+    file: Annotated[Path, typer.Argument(help="Bar file: CSV, CSV.gz or Parquet.")],
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol such as BTC/USDT (default: from the file name).")
+    ] = None,
+    venue: VenueOption = "binance",
+    timeframe: Annotated[
+        str, typer.Option(help="auto (the file's bar length) or a multiple of it to resample to.")
+    ] = "auto",
+    progress: ProgressOption = True,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Load a bar file, check every row, and upsert it into the candle store in one transaction."""
+    from rich.console import Console
+
+    from grekko.commands.data import ImportRequest, import_file
+    from grekko.settings import load_settings
+
+    request = ImportRequest(file, symbol, venue, timeframe, progress)
+    summary = import_file(load_settings(data_dir), request, Console(stderr=True))
+    typer.echo(json.dumps(summary, indent=1))
+
+
+@data_app.command("fetch")
+def data_fetch(
+    exchange: Annotated[str, typer.Option(help="ccxt exchange id: coinbase, binance, kraken...")],
+    symbol: Annotated[str, typer.Option(help="Symbol in ccxt form, such as BTC/USD.")],
+    since: Annotated[str, typer.Option(help="From this UTC date or date-time (ISO 8601).")],
+    timeframe: TimeframeOption = "1h",
+    until: UntilOption = None,
+    api_url: Annotated[
+        list[str] | None,
+        typer.Option("--api-url", help="Replace the venue's REST endpoint: URL or NAME=URL."),
+    ] = None,
+    progress: ProgressOption = True,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Download a venue's candle history through ccxt into the candle store, page by page."""
+    from rich.console import Console
+
+    from grekko.commands.data import FetchRequest, fetch_history
+    from grekko.settings import load_settings
+
+    request = FetchRequest(
+        exchange, symbol, timeframe, since, until, _api_urls(api_url or []), progress
+    )
+    summary = fetch_history(load_settings(data_dir), request, Console(stderr=True))
+    typer.echo(json.dumps(summary, indent=1))
+
+
+@data_app.command("show")
+def data_show(
+    symbol: SymbolOption,
+    venue: VenueOption = "binance",
+    timeframe: TimeframeOption = "1m",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    limit: Annotated[int, typer.Option(help="At most this many bars.")] = 20,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Print stored bars (resampled on read if the timeframe is not stored); newest if no --since."""
+    from rich.console import Console
+
+    from grekko.commands.data import resolve_instrument, show_bars
+    from grekko.settings import load_settings
+
+    iid = resolve_instrument(symbol, venue)
+    table = show_bars(load_settings(data_dir), iid, timeframe, since, until, limit)
+    Console(width=120).print(table)
+
+
+@data_app.command("gaps")
+def data_gaps(
+    symbol: SymbolOption,
+    venue: VenueOption = "binance",
+    timeframe: TimeframeOption = "1m",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Report missing bars of a stored series (every gap, as [from, to) ranges)."""
+    from grekko.commands.data import gaps, resolve_instrument
+    from grekko.settings import load_settings
+
+    iid = resolve_instrument(symbol, venue)
+    typer.echo(json.dumps(gaps(load_settings(data_dir), iid, timeframe, since, until), indent=1))
+
+
+@data_app.command("list")
+def data_list(data_dir: DataDirOption = None) -> None:
+    """Every stored series: instrument, timeframe, bar count, first and last bar."""
+    from rich.console import Console
+
+    from grekko.commands.data import list_series
+    from grekko.settings import load_settings
+
+    Console(width=120).print(list_series(load_settings(data_dir)))
 
 
 def main() -> None:
