@@ -1,0 +1,1 @@
+"""News sources: RSS/Atom feeds over HTTP and the replay of a bundled news file."""

@@ -1,0 +1,1 @@
+"""Machine learning: models and scorers the agents use (sentiment first)."""
