@@ -137,6 +137,74 @@ def up(
     run_up(load_settings(data_dir), speed=speed, max_bars=max_bars, view=view)
 
 
+# ---- grekko ingest: the market data pipeline ----------------------------------------------------
+def _file_and_symbol(text: str) -> tuple[Path, str | None]:
+    path, sep, symbol = text.rpartition("=")
+    if not sep or "/" not in symbol:
+        return Path(text), None
+    return Path(path), symbol.strip().upper()
+
+
+@app.command()
+def ingest(
+    replay: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A bar or trade file to replay, FILE or FILE=SYMBOL (repeatable); a trade "
+            "file needs its symbol, a bar file's comes from its name unless given."
+        ),
+    ] = None,
+    venue: Annotated[str, typer.Option(help="Venue name given to replayed data.")] = "replay",
+    speed: Annotated[
+        float | None,
+        typer.Option(help="Replay speed: 1 = real time, 60 = a minute per second; default: max."),
+    ] = None,
+    loop: Annotated[bool, typer.Option(help="Start replays over at their end.")] = False,
+    exchange: Annotated[
+        str | None, typer.Option(help="A ccxt exchange id for a live feed (coinbase, ...).")
+    ] = None,
+    market: Annotated[
+        list[str] | None, typer.Option(help="Live feed symbol, e.g. BTC/USD (repeatable).")
+    ] = None,
+    channel: Annotated[
+        list[str] | None, typer.Option(help="trades, ohlcv, ticker or book (repeatable).")
+    ] = None,
+    rest: Annotated[bool, typer.Option(help="Poll REST instead of WebSocket.")] = False,
+    api_url: Annotated[
+        list[str] | None, typer.Option(help="Override a REST endpoint: URL or NAME=URL.")
+    ] = None,
+    ws_url: Annotated[str | None, typer.Option(help="Override the WebSocket endpoint.")] = None,
+    news: Annotated[
+        bool, typer.Option(help="Also ingest news: the bundled set and ingest.news_feeds.")
+    ] = False,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: run to the end).")
+    ] = None,
+    view: Annotated[bool, typer.Option("--view/--no-view", help="Live terminal view.")] = True,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run the market data pipeline (normalize, validate, enrich, publish) and watch its streams."""
+    from grekko.bootstrap import IngestSources, LiveFeedSpec, ReplaySpec
+    from grekko.commands.ingest import run_ingest
+    from grekko.settings import load_settings
+
+    replays = tuple(
+        ReplaySpec(path, symbol=sym, venue=venue, speed=speed, loop=loop)
+        for path, sym in (_file_and_symbol(text) for text in replay or [])
+    )
+    if (exchange is None) != (not market):
+        raise typer.BadParameter("a live feed needs both --exchange and --market")
+    urls = tuple(_api_urls(api_url or []).items())
+    live = tuple(
+        LiveFeedSpec(exchange, m, ch, websocket=not rest, api_urls=urls, ws_url=ws_url)
+        for m in market or []
+        for ch in channel or ["trades"]
+        if exchange is not None
+    )
+    sources = IngestSources(replays=replays, live=live, news=news)
+    run_ingest(load_settings(data_dir), sources, duration=duration, view=view)
+
+
 # ---- grekko data: the candle store --------------------------------------------------------------
 data_app = typer.Typer(
     no_args_is_help=True,

@@ -16,11 +16,10 @@ from decimal import Decimal
 
 import numpy as np
 
+from grekko.adapters.files.bars import ROW_CHUNK, BarArrays, iter_bar_chunks
 from grekko.core.time import TestClock
 from grekko.domain.data import Bar
 from grekko.engines.kernel import Kernel
-
-from grekko.adapters.files.bars import ROW_CHUNK, BarArrays, iter_bar_chunks
 
 Row = tuple[int, int, float, float, float, float, float]
 

@@ -1,8 +1,9 @@
 """Venue symbols to ccxt unified symbols: BTC-USD, BTC/USD, btc_usd, BTCUSDT, XBTUSD -> BASE/QUOTE.
 
-Concatenated symbols (BTCUSDT) are split on the longest known quote currency at the end; a
-symbol that cannot be split unambiguously is an error, never a guess. Venue aliases (XBT for
-BTC, as Kraken and BitMEX spell it) are folded so one asset has one name inside.
+Concatenated symbols (BTCUSDT) are split on a known quote currency at the end: the split whose
+base is itself a known code wins (XBTUSD is XBT/USD, not XB/TUSD), else the longest quote. A
+symbol that cannot be split unambiguously (USDTUSD) is an error, never a guess. Venue aliases
+(XBT for BTC, as Kraken and BitMEX spell it) are folded so one asset has one name inside.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ QUOTES = (
 ALIASES = {"XBT": "BTC", "XXBT": "BTC", "XETH": "ETH", "ZUSD": "USD", "ZEUR": "EUR"}
 
 _QUOTES_LONGEST_FIRST = tuple(sorted(QUOTES, key=len, reverse=True))
+_KNOWN = frozenset(QUOTES) | frozenset(ALIASES.values())
 _SEPARATED = re.compile(r"^([A-Za-z0-9]{1,20})[-/_ ]([A-Za-z0-9]{1,20})(?::([A-Za-z0-9]{1,20}))?$")
 _CONCATENATED = re.compile(r"^[A-Za-z0-9]{4,30}$")
 
@@ -34,9 +36,18 @@ def unified_symbol(raw: str) -> str:
         return f"{pair}:{_asset(settle)}" if settle else pair
     if _CONCATENATED.match(text):
         upper = text.upper()
-        for quote in _QUOTES_LONGEST_FIRST:
-            if upper.endswith(quote) and len(upper) > len(quote):
-                return f"{_asset(upper[: -len(quote)])}/{_asset(quote)}"
+        splits = [
+            (upper[: -len(quote)], quote)
+            for quote in _QUOTES_LONGEST_FIRST
+            if upper.endswith(quote) and len(upper) > len(quote)
+        ]
+        known = [pair for pair in splits if _asset(pair[0]) in _KNOWN]
+        if len(known) > 1:  # USDTUSD: USDT/USD or USD/TUSD
+            readings = " or ".join(f"{base}/{quote}" for base, quote in known)
+            raise SymbolError(f"{raw!r} is ambiguous ({readings}); spell it with a separator")
+        if splits:  # a known base decides (XBTUSD is XBT/USD, not XB/TUSD), else the longest quote
+            base, quote = known[0] if known else splits[0]
+            return f"{_asset(base)}/{_asset(quote)}"
     raise SymbolError(f"cannot read {raw!r} as a BASE/QUOTE pair (e.g. BTC/USDT, BTC-USD, BTCUSDT)")
 
 

@@ -89,7 +89,8 @@ class BarReplay(_Paced):
         self.name = f"replay:{Path(path).name}"
 
     def _first_ns(self) -> int:
-        return int(self.bars.ts_open_ns[0])
+        # a bar is known at its close: rebasing puts the first close at the rebase time
+        return int(self.bars.ts_open_ns[0]) + self.bars.interval_ns
 
     def _span_ns(self) -> int:
         b = self.bars

@@ -13,6 +13,7 @@ volume).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ AMOUNT = ("amount", "quantity", "qty", "size", "volume")
 SIDE = ("side", "taker_side")
 TRADE_ID = ("id", "trade_id", "tid")
 HEADERLESS = {3: ("timestamp", "price", "amount")}
+MARKERS_OF_BOOKS = ("update_type", "first_update_id", "last_update_id", "is_snapshot")
+_MAKER_TEXT = {"true": "sell", "false": "buy", "1": "sell", "0": "buy"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,12 @@ def load_trades(path: Path) -> TradeRows:
         frame = _headerless(path, len(names))
         names = list(frame.columns)
     frame.columns = pd.Index(names)
+    book = [c for c in MARKERS_OF_BOOKS if c in names]
+    if book:
+        raise DataError(
+            f"{path.name}: an order-book file (has {', '.join(book)}), not trades: its rows are "
+            "price levels, and replaying them as trades would invent prints"
+        )
     time_col = _pick(names, TIME, path, "a time column")
     price_col = _pick(names, PRICE, path, "a price column")
     amount_col = _pick(names, AMOUNT, path, "an amount column")
@@ -100,12 +109,29 @@ def _pick(names: list[str], choices: tuple[str, ...], path: Path, what: str) -> 
 def _sides(frame: pd.DataFrame, names: list[str]) -> list[object] | None:
     side_col = next((c for c in SIDE if c in names), None)
     if side_col is not None:
-        return _values(frame[side_col])
+        return [_missing_to_none(v) for v in _values(frame[side_col])]
     if "buyer_maker" in names or "is_buyer_maker" in names:
         column = frame["buyer_maker" if "buyer_maker" in names else "is_buyer_maker"]
-        # the buyer was the resting order, so the seller took liquidity
-        return [("sell" if v else "buy") if isinstance(v, bool) else v for v in _values(column)]
+        return [_taker_side(v) for v in _values(column)]
     return None
+
+
+def _taker_side(buyer_maker: object) -> object:
+    """The buyer was the resting order, so the seller took liquidity.
+
+    Dumps store the flag as a bool, 0/1 or text ('True' in Binance's parquet); anything else is
+    left as it is for the normalizer to reject.
+    """
+    if isinstance(buyer_maker, bool) or buyer_maker in (0, 1):
+        return "sell" if buyer_maker else "buy"
+    if isinstance(buyer_maker, str):
+        return _MAKER_TEXT.get(buyer_maker.strip().lower(), buyer_maker)
+    return _missing_to_none(buyer_maker)
+
+
+def _missing_to_none(value: object) -> object:
+    """An empty cell (NaN) is a missing side, which the normalizer fills by the tick rule."""
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def _values(column: pd.Series) -> list[object]:

@@ -51,9 +51,13 @@ class IngestCollector(Collector):
                 quarantined.add_metric([s.stream_id, reason], count)
             gaps.add_metric([s.stream_id], s.gaps)
             rate.add_metric([s.stream_id], s.rate_per_s)
-            lag.add_metric([s.stream_id, "0.5"], s.lag_p50_ms / 1e3)
-            lag.add_metric([s.stream_id, "0.99"], s.lag_p99_ms / 1e3)
-            lag.add_metric([s.stream_id, "1"], s.lag_max_ms / 1e3)
+            for quantile, value in (
+                ("0.5", s.lag_p50_ms),
+                ("0.99", s.lag_p99_ms),
+                ("1", s.lag_max_ms),
+            ):
+                if value is not None:
+                    lag.add_metric([s.stream_id, quantile], value / 1e3)
         yield from (received, published, quarantined, gaps, rate, lag)
 
 

@@ -23,9 +23,9 @@ class StreamStats(msgspec.Struct, frozen=True):
     gaps: int
     missing: int
     rate_per_s: float
-    lag_p50_ms: float
-    lag_p99_ms: float
-    lag_max_ms: float
+    lag_p50_ms: float | None  # None: not measured (e.g. a replay of old data)
+    lag_p99_ms: float | None
+    lag_max_ms: float | None
 
 
 class StreamMetrics:
@@ -36,6 +36,7 @@ class StreamMetrics:
         "_window_count",
         "_window_start",
         "gaps",
+        "measures_lag",
         "missing",
         "published",
         "quarantined",
@@ -57,6 +58,7 @@ class StreamMetrics:
         self._window_start = 0
         self._window_count = 0
         self._rate = 0.0
+        self.measures_lag = True
 
     def on_published(self, now_ns: int, ts_event: int) -> None:
         self.published += 1
@@ -85,7 +87,9 @@ class StreamMetrics:
     def snapshot(self) -> StreamStats:
         lags = self.lags_ns()
 
-        def pct(q: float) -> float:
+        def pct(q: float) -> float | None:
+            if not self.measures_lag:
+                return None
             return lags[min(len(lags) - 1, int(q * len(lags)))] / 1e6 if lags else 0.0
 
         return StreamStats(
@@ -99,7 +103,7 @@ class StreamMetrics:
             rate_per_s=self._rate,
             lag_p50_ms=pct(0.5),
             lag_p99_ms=pct(0.99),
-            lag_max_ms=lags[-1] / 1e6 if lags else 0.0,
+            lag_max_ms=pct(1.0),
         )
 
 

@@ -108,8 +108,10 @@ class IngestPipeline:
         if iid not in self._bars_from_trades:
             self._bars_from_trades.add(iid)
             self._engine.aggregate_bars_from_trades(iid, self._bar_interval)
-        self._enricher.on_trade(tick)
+        # the engine first: this trade may close the previous bar, whose indicator snapshot
+        # (trade VWAP) must not count it yet
         self._engine.process_trade(tick)
+        self._enricher.on_trade(tick)
         if self._aggregator is not None and self._aggregator.wanted(iid):
             composite = self._aggregator.on_trade(tick)
             self._publish(composite_topic(composite.symbol), composite)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable, Coroutine
+from typing import Any
 
 from grekko.core.time import Clock
 from grekko.domain.indicators import IndicatorSettings, IndicatorSnapshot
@@ -59,6 +60,11 @@ class IngestService:
         self._gates: dict[str, asyncio.Event] = {}
         self._backoff = restart_backoff_s
         self.source_failures = 0
+        self._background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+
+    def add_background(self, task: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Another coroutine to run beside the sources (e.g. the news poller) until run() ends."""
+        self._background.append(task)
 
     def _publish_indicators(self, snapshot: IndicatorSnapshot) -> None:
         self.bus.publish(indicator_topic(snapshot.instrument_id), snapshot)
@@ -109,11 +115,14 @@ class IngestService:
 
     async def run(self, *, tick_s: float = 0.05) -> None:
         """Runs every source to its end (a live source never ends) and then returns."""
-        timer = asyncio.create_task(self._timer(tick_s))
+        helpers = [asyncio.create_task(self._timer(tick_s))]
+        helpers += [asyncio.create_task(task()) for task in self._background]
         try:
             await asyncio.gather(*(self._pump(sid) for sid in list(self._sources)))
+            await asyncio.gather(*helpers[1:])
         finally:
-            timer.cancel()
+            for task in helpers:
+                task.cancel()
             self.flush()
 
     def flush(self) -> None:
