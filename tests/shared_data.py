@@ -22,5 +22,7 @@ def shared_file(*parts: str) -> Path:
     """The path of a file under ../shared/data, or skip the calling test if it is not there."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not found at {path} (clone without ../shared; set GREKKO_SHARED_DIR)")
+        pytest.skip(
+            f"real data not found at {path} (clone without ../shared; set GREKKO_SHARED_DIR)"
+        )
     return path

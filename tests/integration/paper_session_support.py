@@ -18,8 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from grekko.adapters.sql import SqlEventStore
 from grekko.adapters.files.bars import bundled_files
+from grekko.adapters.sql import SqlEventStore
 from grekko.core.time import TestClock
 from grekko.domain.enums import OrderSide
 from grekko.domain.events import (

@@ -93,7 +93,7 @@ def parse_levels(pairs: object, what: str) -> BookLevels:
     out: list[BookLevel] = []
     for pair in pairs:
         if not isinstance(pair, list | tuple) or len(pair) < 2:
-            raise DataError(f"{what}: level {pair!r} is not a [price, size] pair")
+            raise DataError(f"{what}: level {_short(pair)} is not a [price, size] pair")
         price, size = _number(pair[0], what), _number(pair[1], what)
         check_level(price, size)
         out.append((price, size))
@@ -102,11 +102,20 @@ def parse_levels(pairs: object, what: str) -> BookLevels:
 
 def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise DataError(f"{what}: {value!r} is not a number")
+        raise DataError(f"{what}: {_short(value)} is not a number")
     try:
         return float(value)
+    except (ValueError, OverflowError):
+        raise DataError(f"{what}: {_short(value)} is not a number") from None
+
+
+def _short(value: object) -> str:
+    """A bounded description of a payload value, even one whose repr fails (10**5000)."""
+    try:
+        text = repr(value)
     except ValueError:
-        raise DataError(f"{what}: {value!r} is not a number") from None
+        return f"<{type(value).__name__} too large to print>"
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 class OrderBook:
