@@ -189,15 +189,16 @@ class DataStreamer:
         self._bus.publish(stream.topic, message)
         return message
 
-    def flush_due(self) -> int:
-        """Release held (conflated) messages whose interval is over; returns how many went out."""
+    def flush_due(self, *, force: bool = False) -> int:
+        """Release held (conflated) messages whose interval is over (all of them when forced,
+        e.g. when the sources have ended); returns how many went out."""
         released = 0
         now = self._clock.timestamp_ns()
         for stream in self._streams.values():
             held = stream.held
             if held is None:
                 continue
-            if now - stream.last_release_ns >= stream.spec.update_frequency_ms * 1_000_000:
+            if force or now - stream.last_release_ns >= stream.spec.update_frequency_ms * 1_000_000:
                 stream.held = None
                 stream.last_release_ns = now
                 self._release(stream, held, now)

@@ -244,3 +244,16 @@ def test_each_subscriber_tracks_its_own_sequence() -> None:
     assert tracker.check(5) == SequenceGap("s", 3, 5)
     assert tracker.check(4) is None  # late and old: no new gap
     assert tracker.expected == 6
+
+
+def test_a_forced_flush_releases_what_conflation_still_holds() -> None:
+    clock = TestClock(10**18)
+    streamer = DataStreamer(MessageBus(), clock)
+    streamer.create_stream(StreamSpec("s", StreamDataType.RISK_METRICS, update_frequency_ms=1000))
+    got: list[StreamMessage] = []
+    streamer.subscribe("s", got.append)
+    streamer.publish("s", "first")
+    streamer.publish("s", "held")
+    assert streamer.flush_due() == 0  # its interval is not over
+    assert streamer.flush_due(force=True) == 1
+    assert [(m.payload, m.sequence_number) for m in got] == [("first", 1), ("held", 2)]

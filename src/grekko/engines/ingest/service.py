@@ -126,7 +126,8 @@ class IngestService:
             self.flush()
 
     def flush(self) -> None:
-        self.streamer.flush_due()
+        """At the end of a run: the last conflated messages go out, bars in progress close."""
+        self.streamer.flush_due(force=True)
         self.quarantine.flush()
         self.data_engine.flush_aggregators()
 

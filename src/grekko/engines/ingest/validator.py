@@ -6,11 +6,16 @@ time order per instrument; duplicates (same trade id, same bar open); spikes.
 
 Spikes are measured against the rolling median of the last `window` accepted prices, scaled by
 the median absolute deviation (MAD x 1.4826 estimates a standard deviation without letting the
-outliers themselves inflate it). A move must be both `spike_mads` robust deviations and
-`spike_min_move` (relative) away to count, so a flat market (MAD = 0) does not reject every
-tick, and far from the last accepted price too: a crash moves step by step, each price near the
-one before, while a bad print jumps away alone. A real jump must not blind the platform: when `confirm_after` consecutive rejected prices
-agree with each other, the new level is accepted and the window restarts from it.
+outliers themselves inflate it). A price is suspect only when all three hold: it is
+`spike_mads` robust deviations and `spike_min_move` (relative) from the median (so a flat market,
+MAD = 0, does not reject every tick), and the record *jumps* there: a trade or quote that far
+from the last accepted price, a bar whose open is that far from the last close, or a close that
+moved `extreme_move_sigmas` typical moves (robust σ of the recent price-to-price returns, so
+the bar's own timescale sets it) and at least `extreme_move` (20 %: real 5-minute pumps of
+14 % are in the shared data). A crash moves step by step
+and a bar that falls 7 % in an hour opens where the last one closed; a bad print jumps away
+alone. A real jump must not blind the platform: when `confirm_after` consecutive suspects stay on
+the same side of the old median, the new level is accepted and the window restarts from it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class ValidationRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     spike_mads: float = 12.0
     spike_min_move: float = 0.03
     confirm_after: int = 3
+    extreme_move_sigmas: float = 30.0
+    extreme_move: float = 0.2
     refresh_every: int = 16
     stale_after_ns: int = 0  # 0: no staleness check (replays and backtests run on data time)
     max_future_ns: int = 0  # 0: no check; live feeds use a few seconds
@@ -47,6 +54,8 @@ class _Track:
         "median",
         "order",
         "pending",
+        "return_sigma",
+        "returns",
         "since_refresh",
         "sorted",
         "window",
@@ -62,6 +71,8 @@ class _Track:
         self.mad = 0.0
         self.since_refresh = 0
         self.pending: list[float] = []
+        self.returns: deque[float] = deque()
+        self.return_sigma = 0.0
 
 
 class Validator:
@@ -110,7 +121,7 @@ class Validator:
         if bar.ts_open == track.last_ts:
             raise Rejected("duplicate", f"second bar opening at {bar.ts_open}")
         self._check_time(track, bar.ts_open, allow_equal=False)
-        self._check_spike(track, c)
+        self._check_spike(track, c, o)
         track.last_ts = bar.ts_open
 
     def quote(self, quote: QuoteTick) -> None:
@@ -143,25 +154,34 @@ class Validator:
         if len(track.order) > self.rules.duplicate_memory:
             track.ids.discard(track.order.popleft())
 
-    def _check_spike(self, track: _Track, price: float) -> None:
+    def _check_spike(self, track: _Track, price: float, entry: float = 0.0) -> None:
+        """entry: where the record starts (a bar's open); a move inside a bar is not a jump."""
         rules = self.rules
         if len(track.window) >= rules.min_window:
-            deviation = abs(price - track.median)
+            median = track.median
+            deviation = abs(price - median)
             floor = rules.spike_min_move
+            last = track.window[-1]
+            move = abs(price - last)
             if (
                 deviation > rules.spike_mads * 1.4826 * track.mad
-                and deviation > floor * track.median
-                and abs(price - track.window[-1]) > floor * track.window[-1]
+                and deviation > floor * median
+                and (
+                    abs((entry or price) - last) > floor * last
+                    or move
+                    > max(rules.extreme_move_sigmas * track.return_sigma, rules.extreme_move) * last
+                )
             ):
-                self._suspect(track, price)
+                self._suspect(track, price, price > median)
                 return
             if track.pending:
                 track.pending.clear()
         self._accept_price(track, price)
 
-    def _suspect(self, track: _Track, price: float) -> None:
+    def _suspect(self, track: _Track, price: float, above: bool) -> None:
+        """A level shift persists on the same side of the old median; a bad print does not."""
         pending = track.pending
-        if pending and abs(price - pending[-1]) > self.rules.spike_min_move * pending[-1]:
+        if pending and (pending[-1] > track.median) != above:
             pending.clear()
         pending.append(price)
         if len(pending) < self.rules.confirm_after:
@@ -175,6 +195,11 @@ class Validator:
     def _accept_price(self, track: _Track, price: float) -> None:
         window = track.window
         ordered = track.sorted
+        if window:
+            returns = track.returns
+            returns.append(abs(price / window[-1] - 1.0))
+            if len(returns) > self.rules.window:
+                returns.popleft()
         window.append(price)
         insort(ordered, price)
         if len(window) > self.rules.window:
@@ -186,3 +211,6 @@ class Validator:
             track.since_refresh = 0
             deviations = sorted([abs(x - median) for x in ordered])
             track.mad = deviations[len(deviations) // 2]
+            if track.returns:
+                moves = sorted(track.returns)
+                track.return_sigma = 1.4826 * moves[len(moves) // 2]
