@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= $(HOME)/.grekko
 
-.PHONY: install up test lint typecheck contracts pytest bench clean
+.PHONY: install up test lint typecheck contracts pytest bench bench-ingest clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,9 @@ test: lint typecheck contracts pytest
 
 bench: install
 	$(BIN)/python -m benchmarks.run_backtest_bench
+
+bench-ingest: install
+	$(BIN)/python -m benchmarks.run_ingest_bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -452,7 +452,8 @@ def _replay_source(spec: ReplaySpec) -> Any:
     except DataError as as_bars:
         if spec.symbol is None:
             raise ConfigError(
-                f"{spec.path.name}: not a bar file ({as_bars}); to replay it as trades give --symbol"
+                f"{spec.path.name}: not a bar file ({as_bars}); to replay it as trades name its "
+                "symbol: --replay FILE=BTC/USDT"
             ) from as_bars
         try:
             return TradeReplay(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from types import TracebackType
 from typing import Any
 
 import msgspec
@@ -26,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from grekko.adapters.sql import tables
-from grekko.adapters.sql.engine import build_engine
+from grekko.adapters.sql.engine import ClosesOnExit, build_engine
 from grekko.adapters.sql.migrate import upgrade_to_head
 from grekko.core.errors import DataError
 from grekko.domain.candles import GapReport, Timeframe, as_timeframe, gap_report, resample
@@ -42,7 +41,7 @@ _MIN_PAGE = 10_000
 Row = tuple[int, float, float, float, float, float]
 
 
-class SqlCandleStore:
+class SqlCandleStore(ClosesOnExit):
     """Candles in a SQL database; the schema is migrated to head on open.
 
     url and schema as for SqlEventStore (`sqlite:///path/grekko.db`,
@@ -223,17 +222,6 @@ class SqlCandleStore:
 
     def close(self) -> None:
         self._engine.dispose()
-
-    def __enter__(self) -> SqlCandleStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # ---- internals --------------------------------------------------------------------------------
     def _stored_timeframes(self, connection: sa.Connection, instrument_id: str) -> list[Timeframe]:

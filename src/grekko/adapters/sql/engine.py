@@ -19,7 +19,7 @@ import re
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -134,3 +134,16 @@ def _postgres_engine(url: sa.URL, schema: str | None) -> sa.Engine:
         dbapi_connection.autocommit = autocommit
 
     return engine
+
+
+class ClosesOnExit:
+    """`with Store(...) as store:` for the SQL stores: leaving the block calls close()."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

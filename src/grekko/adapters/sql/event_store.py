@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from grekko.adapters.sql import tables
-from grekko.adapters.sql.engine import build_engine
+from grekko.adapters.sql.engine import ClosesOnExit, build_engine
 from grekko.adapters.sql.migrate import advisory_lock_key, upgrade_to_head
 from grekko.core.errors import ConcurrencyError, DataError
 from grekko.core.time import Clock, LiveClock
@@ -45,7 +44,7 @@ _RECORD_COLUMNS = (
 )
 
 
-class SqlEventStore:
+class SqlEventStore(ClosesOnExit):
     """Events and snapshots in a SQL database; the schema is migrated to head on open.
 
     url: `sqlite:///path/grekko.db` (parent folders are created) or
@@ -182,17 +181,6 @@ class SqlEventStore:
     def close(self) -> None:
         """Close every pooled connection."""
         self._engine.dispose()
-
-    def __enter__(self) -> SqlEventStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @contextmanager
     def _write_transaction(self) -> Iterator[sa.Connection]:

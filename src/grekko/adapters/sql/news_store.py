@@ -8,14 +8,13 @@ asset rows are written exactly once, in the same transaction as the item.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from grekko.adapters.sql import tables
-from grekko.adapters.sql.engine import build_engine
+from grekko.adapters.sql.engine import ClosesOnExit, build_engine
 from grekko.adapters.sql.migrate import upgrade_to_head
 from grekko.core.time import Clock, LiveClock
 from grekko.domain.news import NewsItem, NewsQuery
@@ -36,7 +35,7 @@ _ItemRow = sa.Row[str, int, str, str, str, str, float, str]
 _INSERT_CHUNK = 500  # rows per statement: 9 columns stay far below SQLite's bound-parameter cap
 
 
-class SqlNewsStore:
+class SqlNewsStore(ClosesOnExit):
     """News and their asset tags in the tables of migration 0002; migrated to head on open.
 
     database: a URL (`sqlite:///path/grekko.db`, `postgresql+psycopg://...`; see SqlEventStore)
@@ -117,17 +116,6 @@ class SqlNewsStore:
         """Dispose of the engine if this store opened it."""
         if self._owns_engine:
             self._engine.dispose()
-
-    def __enter__(self) -> SqlNewsStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _insert_chunk(
         self, connection: sa.Connection, chunk: Sequence[NewsItem], recorded_at: int
