@@ -401,6 +401,8 @@ def build_ingest(settings: Settings, sources: IngestSources) -> IngestRuntime:
         pipeline.metrics.measures_lag = spec.speed == 1.0
     for spec in sources.live:
         _add_live_feed(service, runtime, settings, spec)
+    if sources.live:
+        _record_candles(service, runtime, settings, {spec.exchange for spec in sources.live})
     if sources.news:
         _add_news(service, runtime, settings, engine)
     return runtime
@@ -559,3 +561,43 @@ def _news_table(store: Any) -> Any:
         label = f"[{colours[item.sentiment_label]}]{item.sentiment:+.2f}[/]"
         table.add_row(when, ",".join(item.assets), label, item.title[:90])
     return table
+
+
+def _record_candles(
+    service: Any, runtime: IngestRuntime, settings: Settings, venues: set[str]
+) -> None:
+    """Closed bars of live feeds go to the candle store, in batches, so history builds itself.
+
+    Replays are not recorded: their bars are already files (`grekko data import` stores them).
+    """
+    import asyncio
+
+    from grekko.core.ids import split_instrument_id
+    from grekko.domain.candles import Timeframe
+
+    store = open_candle_store(settings)
+    pending: list[Any] = []
+    written = [0]
+
+    def on_bar(bar: Any) -> None:
+        if split_instrument_id(bar.instrument_id)[1] in venues:
+            pending.append(bar)
+
+    def flush() -> None:
+        batch, pending[:] = list(pending), []
+        groups: dict[tuple[str, int], list[Any]] = {}
+        for bar in batch:
+            groups.setdefault((bar.instrument_id, bar.ts_event - bar.ts_open), []).append(bar)
+        for (iid, interval), bars in groups.items():
+            written[0] += store.write(iid, Timeframe.from_ns(interval), bars)
+
+    async def flush_every_few_seconds() -> None:
+        while True:
+            await asyncio.sleep(5)
+            flush()
+
+    service.bus.subscribe("data.bars.*", on_bar)
+    service.add_background(flush_every_few_seconds)
+    runtime.closers.append(store.close)
+    runtime.closers.append(flush)
+    runtime.summaries.append(lambda: {"candles_recorded": written[0] + len(pending)})

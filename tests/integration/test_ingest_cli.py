@@ -113,3 +113,25 @@ async def test_replayed_files_and_bundled_news(tmp_path: Path) -> None:
     again = await ingest(tmp_path, "--news")
     assert again["news"]["duplicates"] == summary["news"]["published"]  # stored, so seen before
     assert again["news"]["published"] == 0
+
+
+@pytest.mark.asyncio
+async def test_bars_of_a_live_feed_are_recorded_in_the_candle_store(tmp_path: Path) -> None:
+    trades = load_fixture("http_ticker.json")["trades"]
+    minutes = {t["time"][:16] for t in trades}  # the recorded trades fall into these 1m bars
+    async with RecordedExchange() as server:
+        summary = await ingest(
+            tmp_path,
+            "--exchange", "coinbase", "--market", "BTC/USD", "--channel", "trades", "--rest",
+            "--api-url", f"rest={server.rest_url}", "--duration", "3",
+            env={"GREKKO_INGEST__STALE_AFTER_S": "0"},
+        )  # fmt: skip
+    assert summary["candles_recorded"] == len(minutes)
+    process = await asyncio.create_subprocess_exec(
+        *grekko_command(), "data", "show", "--symbol", "BTC/USD@coinbase", "--timeframe", "1m",
+        "--data-dir", str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert "68923.67" in out.decode() or "68,923.67" in out.decode()
