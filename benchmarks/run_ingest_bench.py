@@ -14,8 +14,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import platform
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -100,7 +103,12 @@ def report(
         table.add_column(header)
     for row in rows:
         table.add_row(*row)
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    cpu = platform.processor() or platform.machine()
     lines = [
+        f"Latest `make bench-ingest` ({when} UTC, {grekko.get('ticks'):,} ticks, {os.cpu_count()} cores "
+        f"{cpu}, Python {platform.python_version()}, hot modules compiled by mypyc):",
+        "",
         "| engine | ticks/s | vs nautilus | peak RSS MB |",
         "|---|---|---|---|",
         *(f"| {' | '.join(row)} |" for row in rows),
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[yellow]nautilus_trader failed:[/] {peer['error']}")
     table, markdown, verdicts = report(grekko, peer)
     console.print(table)
-    console.print(markdown.splitlines()[-1])
+    console.print(markdown.splitlines()[-1])  # the lag line
     for verdict in verdicts:
         console.print(("[green]" if " met " in verdict else "[red]") + verdict)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
