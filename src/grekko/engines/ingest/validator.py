@@ -20,6 +20,7 @@ the same side of the old median, the new level is accepted and the window restar
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Callable
@@ -38,7 +39,7 @@ class ValidationRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     confirm_after: int = 3
     extreme_move_sigmas: float = 30.0
     extreme_move: float = 0.2
-    refresh_every: int = 16
+    refresh_every: int = 32
     stale_after_ns: int = 0  # 0: no staleness check (replays and backtests run on data time)
     max_future_ns: int = 0  # 0: no check; live feeds use a few seconds
     duplicate_memory: int = 4096
@@ -52,10 +53,9 @@ class _Track:
         "last_ts",
         "mad",
         "median",
-        "order",
+        "old_ids",
         "pending",
         "return_sigma",
-        "returns",
         "since_refresh",
         "sorted",
         "window",
@@ -64,14 +64,13 @@ class _Track:
     def __init__(self) -> None:
         self.last_ts = -1
         self.ids: set[str] = set()
-        self.order: deque[str] = deque()
+        self.old_ids: set[str] = set()
         self.window: deque[float] = deque()
         self.sorted: list[float] = []
         self.median = 0.0
         self.mad = 0.0
         self.since_refresh = 0
         self.pending: list[float] = []
-        self.returns: deque[float] = deque()
         self.return_sigma = 0.0
 
 
@@ -99,7 +98,7 @@ class Validator:
         self._check_time(track, tick.ts_event, allow_equal=True)
         trade_id = tick.trade_id
         if trade_id:
-            if trade_id in track.ids:
+            if trade_id in track.ids or trade_id in track.old_ids:
                 raise Rejected("duplicate", f"trade id {trade_id}")
             self._check_spike(track, price)
             self._remember(track, trade_id)
@@ -149,10 +148,12 @@ class Validator:
                 raise Rejected("future", f"{(ts - now) / 1e9:.3f} s ahead of the clock")
 
     def _remember(self, track: _Track, trade_id: str) -> None:
-        track.ids.add(trade_id)
-        track.order.append(trade_id)
-        if len(track.order) > self.rules.duplicate_memory:
-            track.ids.discard(track.order.popleft())
+        """Two generations of ids: between duplicate_memory and twice that many are remembered."""
+        ids = track.ids
+        ids.add(trade_id)
+        if len(ids) >= self.rules.duplicate_memory:
+            track.old_ids = ids
+            track.ids = set()
 
     def _check_spike(self, track: _Track, price: float, entry: float = 0.0) -> None:
         """entry: where the record starts (a bar's open); a move inside a bar is not a jump."""
@@ -195,11 +196,6 @@ class Validator:
     def _accept_price(self, track: _Track, price: float) -> None:
         window = track.window
         ordered = track.sorted
-        if window:
-            returns = track.returns
-            returns.append(abs(price / window[-1] - 1.0))
-            if len(returns) > self.rules.window:
-                returns.popleft()
         window.append(price)
         insort(ordered, price)
         if len(window) > self.rules.window:
@@ -211,6 +207,7 @@ class Validator:
             track.since_refresh = 0
             deviations = sorted([abs(x - median) for x in ordered])
             track.mad = deviations[len(deviations) // 2]
-            if track.returns:
-                moves = sorted(track.returns)
+            if len(window) > 1:
+                prices = list(window)
+                moves = sorted([abs(b / a - 1.0) for a, b in itertools.pairwise(prices)])
                 track.return_sigma = 1.4826 * moves[len(moves) // 2]

@@ -100,14 +100,20 @@ def test_bars_must_open_strictly_later() -> None:
 
 
 def test_duplicate_trade_ids_are_remembered_within_the_memory() -> None:
+    # two generations of duplicate_memory ids each: the last 3 to 5 ids are always remembered
     validator = Validator(ValidationRules(duplicate_memory=3))
     for i in range(3):
         validator.trade(tick(100.0, T0 + i, trade_id=str(i)))
     assert reason(lambda: validator.trade(tick(100.0, T0 + 3, trade_id="1"))) == "duplicate"
-    validator.trade(tick(100.0, T0 + 3, trade_id="3"))  # pushes id "0" out of the memory
-    validator.trade(tick(100.0, T0 + 4, trade_id="0"))
-    validator.trade(tick(100.0, T0 + 5))  # no id: no duplicate check at all
-    validator.trade(tick(100.0, T0 + 5))
+    for i in range(3, 6):
+        validator.trade(tick(100.0, T0 + i, trade_id=str(i)))
+    for i in range(3, 6):
+        assert (
+            reason(lambda i=i: validator.trade(tick(100.0, T0 + 6, trade_id=str(i)))) == "duplicate"
+        )
+    validator.trade(tick(100.0, T0 + 6, trade_id="0"))  # three generations ago: forgotten
+    validator.trade(tick(100.0, T0 + 7))  # no id: no duplicate check at all
+    validator.trade(tick(100.0, T0 + 7))
 
 
 def test_stale_and_future_data_against_the_clock() -> None:
