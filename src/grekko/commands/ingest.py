@@ -20,6 +20,8 @@ from rich.live import Live
 from rich.table import Table
 
 from grekko.bootstrap import IngestRuntime, IngestSources, build_ingest
+from grekko.core.time import ns_to_iso
+from grekko.domain.news import NewsQuery
 from grekko.settings import Settings
 
 REFRESH_S = 0.25
@@ -130,7 +132,21 @@ def render(runtime: IngestRuntime) -> Group:
             _fmt(snap.atr),
             _fmt(snap.vwap if snap.trade_vwap is None else snap.trade_vwap),
         )
-    return Group(streams, indicators, *runtime.extra_renderables())
+    news = [] if runtime.news_store is None else [_news_table(runtime.news_store)]
+    return Group(streams, indicators, *news)
+
+
+def _news_table(store: Any) -> Table:
+    table = Table(title="Latest news", expand=True)
+    for header in ("published (UTC)", "assets", "sentiment", "title"):
+        table.add_column(header)
+    colours = {"positive": "green", "negative": "red", "neutral": "white"}
+    for item in store.query(NewsQuery(limit=5)):
+        label = f"[{colours.get(item.sentiment_label, 'white')}]{item.sentiment:+.2f}[/]"
+        table.add_row(
+            ns_to_iso(item.published_at)[:16], ",".join(item.assets), label, item.title[:90]
+        )
+    return table
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
