@@ -18,11 +18,18 @@ def shared_dir() -> Path:
 SHARED_DATA = shared_dir() / "data"
 
 
+BUNDLED_COPIES = Path(__file__).resolve().parent / "fixtures" / "shared"
+
+
 def shared_file(*parts: str) -> Path:
-    """The path of a file under ../shared/data, or skip the calling test if it is not there."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
+    """The path of a file under ../shared/data (or of its bundled whole copy in
+    tests/fixtures/shared), or skip the calling test if neither is there."""
+    shared = SHARED_DATA.joinpath(*parts)
+    if shared.exists():
+        return shared
+    copy = BUNDLED_COPIES.joinpath(*parts)
+    if not copy.exists():
         pytest.skip(
-            f"real data not found at {path} (clone without ../shared; set GREKKO_SHARED_DIR)"
+            f"real data not found at {shared} (clone without ../shared; set GREKKO_SHARED_DIR)"
         )
-    return path
+    return copy
