@@ -126,6 +126,33 @@ class IngestSettings(_Section):
     news_poll_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 300.0
 
 
+class ApiSettings(_Section):
+    """The gateway: token lifetimes, CORS, limits. Secrets (JWT key, vault key) are never here."""
+
+    cors_origins: tuple[str, ...] = ("http://127.0.0.1:8000", "http://localhost:8000")
+    access_token_ttl_s: Annotated[int, Field(ge=30, le=86_400)] = 900
+    refresh_token_ttl_s: Annotated[int, Field(ge=60, le=90 * 86_400)] = 30 * 86_400
+    rate_limit_user: Annotated[str, Field(min_length=3)] = "1200/minute"
+    rate_limit_ip: Annotated[str, Field(min_length=3)] = "2400/minute"
+    rate_limit_login: Annotated[str, Field(min_length=3)] = "10/minute"
+    rate_limit_storage: Annotated[str, Field(pattern=r"^(memory|redis|rediss)://")] = "memory://"
+    max_body_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 1_000_000
+    siwe_domain: Annotated[str, Field(min_length=1)] = "127.0.0.1:8000"
+    siwe_chain_id: Annotated[int, Field(ge=1)] = 31337
+    ws_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    ws_heartbeat_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 15.0
+
+
+class VaultSettings(_Section):
+    """Where secrets live: the local AES-GCM store (key from GREKKO_MASTER_KEY or a passphrase
+    through scrypt) or HashiCorp Vault (token from VAULT_TOKEN)."""
+
+    backend: Literal["local", "hashicorp"] = "local"
+    hashicorp_url: str | None = None
+    hashicorp_mount: Annotated[str, Field(min_length=1)] = "secret"
+    hashicorp_path: Annotated[str, Field(min_length=1)] = "grekko"
+
+
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Mode = Literal["backtest", "paper", "live"]
 
@@ -153,6 +180,8 @@ class Settings(BaseSettings):
     paper: PaperSettings = Field(default_factory=PaperSettings)
     replay: ReplaySettings = Field(default_factory=ReplaySettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    vault: VaultSettings = Field(default_factory=VaultSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -31,11 +31,11 @@ def test_opening_twice_migrates_once_and_keeps_the_data(open_sql: OpenSql) -> No
     first.append("O-1", [_submitted(1)], 0)
     second = open_sql()
     second.migrate()
-    assert current_revision(second.engine) == head_revision() == "0002"
+    assert current_revision(second.engine) == head_revision() == "0003"
     assert second.stream_version("O-1") == 1
     with second.engine.connect() as connection:
         versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    assert versions == [("0002",)]
+    assert versions == [("0003",)]
 
 
 def test_migrated_tables_match_the_tables_the_queries_use(open_sql: OpenSql) -> None:
