@@ -79,6 +79,13 @@ def test_postgres_schema_holds_every_table(open_postgres: OpenSql, pg_schema: st
             "news",
             "news_assets",
             "quarantine",
+            "users",
+            "refresh_tokens",
+            "api_keys",
+            "siwe_nonces",
+            "audit_log",
+            "secrets",
+            "idempotency_keys",
         }
 
 
