@@ -8,6 +8,8 @@ warm-up (strategies rebuild their indicators, nothing trades) and goes live with
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +29,7 @@ from grekko.paper.status import Progress, SessionStatus, capture
 from grekko.ports.event_store import EventStore
 
 log = logging.getLogger("grekko.paper")
+YIELD_EVERY = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +77,53 @@ class PaperSession:
         self._phase = "live"
         log.info("live from bar %d of %d", self._next, self.end)
         pacer = Pacer(self.speed, stop)
-        process_bar = self.kernel.data.process_bar
         for index in range(self._next, self.end):
             bar = next(bars)
             if not pacer.wait_turn(observer):
                 return self._finish("stopped", "signal")
-            self._cursors.save(index, bar.ts_event, self.kernel.risk.watermarks())
-            self._clock.set_time(bar.ts_event)
-            process_bar(bar)
-            self._next = index + 1
+            self.step(index, bar)
             if observer is not None:
                 observer()
         return self._finish(
             "finished", "end_of_data" if self.end == self.replay.total else "max_bars"
         )
+
+    async def run_async(self, stop: asyncio.Event, *, max_lag_s: float = 1.0) -> str:
+        """The same loop on an asyncio event loop, for `grekko up` serving the API.
+
+        Bars and API requests then run on one thread, one at a time, so the kernel needs no
+        locks; the loop yields between bars (at least every YIELD_EVERY bars when behind).
+        """
+        loop = asyncio.get_running_loop()
+        bars = self.replay.bars()
+        self._warm_up(bars)
+        self._phase = "live"
+        log.info("live from bar %d of %d", self._next, self.end)
+        start = loop.time()
+        for turn, index in enumerate(range(self._next, self.end)):
+            bar = next(bars)
+            deadline = start + turn / self.speed
+            delay = deadline - loop.time()
+            if delay < -max_lag_s:  # a stall: move the schedule instead of bursting
+                start = loop.time() - turn / self.speed
+            elif delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+            elif turn % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            if stop.is_set():
+                return self._finish("stopped", "signal")
+            self.step(index, bar)
+        return self._finish(
+            "finished", "end_of_data" if self.end == self.replay.total else "max_bars"
+        )
+
+    def step(self, index: int, bar: Bar) -> None:
+        """One bar live: cursor saved first, then the clock moves and the kernel sees the bar."""
+        self._cursors.save(index, bar.ts_event, self.kernel.risk.watermarks())
+        self._clock.set_time(bar.ts_event)
+        self.kernel.data.process_bar(bar)
+        self._next = index + 1
 
     def _warm_up(self, bars: Iterator[Bar]) -> None:
         if not self._next:

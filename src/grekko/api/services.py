@@ -1,0 +1,39 @@
+"""What the API serves from, handed to create_app by bootstrap (the app builds nothing itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from grekko.api.desk import TradingDesk
+from grekko.api.principal import Authenticator
+
+
+@dataclass
+class ApiServices:
+    desk: TradingDesk
+    auth: Authenticator
+    settings: Any
+    candles: Any = None  # CandleStore
+    news: Any = None  # NewsStore
+    streamer: Any = None  # DataStreamer
+    ingest_metrics: Any = None  # MetricsRegistry
+    books: Any = None  # BookManager
+    audit: Any = None  # SqlAuditLog
+    idempotency: Any = None  # SqlIdempotencyStore
+    ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def services(request: Request) -> ApiServices:
+    found: ApiServices = request.app.state.services
+    return found
+
+
+def audit(request: Request, actor: str, action: str, target: str, detail: str = "") -> None:
+    log = services(request).audit
+    if log is not None:
+        log.append(actor, action, target, detail)
