@@ -38,7 +38,17 @@ ENV_DELIMITER = "__"
 TOML_NAME = "grekko.toml"
 DATA_DIR_ENV = "GREKKO_DATA_DIR"
 # GREKKO_ variables that other parts of Grekko read and that are therefore not settings keys.
-NON_SETTINGS_ENV = frozenset({DATA_DIR_ENV, "GREKKO_SHARED_DIR"})
+# secrets and paths read directly by their users, never part of Settings
+NON_SETTINGS_ENV = frozenset(
+    {
+        DATA_DIR_ENV,
+        "GREKKO_SHARED_DIR",
+        "GREKKO_MASTER_KEY",
+        "GREKKO_VAULT_PASSPHRASE",
+        "GREKKO_JWT_SECRET",
+        "GREKKO_PURE_PYTHON",
+    }
+)
 REDACTED = "***"
 
 

@@ -77,6 +77,9 @@ class ExecutionEngine:
         }
         return venue
 
+    def venue_names(self) -> list[str]:
+        return list(self._venues)
+
     def venue(self, name: str) -> ExecutionVenue:
         try:
             return self._venues[name]
