@@ -164,7 +164,7 @@ class TradingDesk:
             "realized_pnl": p.realized_pnl,
             "unrealized_pnl": p.unrealized_pnl(),
             "fees": p.fees,
-            "drawdown": p.drawdown_f(),
+            "drawdown": p.drawdown_f,
         }
 
     # ---- risk ------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ class TradingDesk:
             "state": risk.state,
             "denials": risk.denials,
             "open_orders": len(self.kernel.cache.open_orders),
-            "drawdown": self.kernel.portfolio.drawdown_f(),
+            "drawdown": self.kernel.portfolio.drawdown_f,
         }
 
     def kill_switch(self, reason: str) -> int:
