@@ -127,14 +127,32 @@ def up(
     ] = None,
     view: Annotated[
         bool,
-        typer.Option("--view/--no-view", help="Live terminal view of positions, PnL and orders."),
+        typer.Option(
+            "--view/--no-view",
+            help="Live terminal view (with --no-serve) of positions, PnL, orders.",
+        ),
     ] = True,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Serve the API and UI (default) or run the terminal session only.",
+        ),
+    ] = True,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default 8000).")] = None,
 ) -> None:
-    """Start a paper-trading session that replays real market data through the kernel."""
+    """Start Grekko: the paper-trading kernel replaying real data, served on http://127.0.0.1:8000."""
     from grekko.commands.up import run_up
     from grekko.settings import load_settings
 
-    run_up(load_settings(data_dir), speed=speed, max_bars=max_bars, view=view)
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = load_settings(data_dir)
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    run_up(settings, speed=speed, max_bars=max_bars, view=view, serve=serve)
 
 
 # ---- grekko ingest: the market data pipeline ----------------------------------------------------
@@ -203,6 +221,15 @@ def ingest(
     )
     sources = IngestSources(replays=replays, live=live, news=news)
     run_ingest(load_settings(data_dir), sources, duration=duration, view=view)
+
+
+def _add_user_commands() -> None:
+    from grekko.commands.user import user_app
+
+    app.add_typer(user_app, name="user", help="Users of the API: add, list, roles, passwords.")
+
+
+_add_user_commands()
 
 
 # ---- grekko data: the candle store --------------------------------------------------------------

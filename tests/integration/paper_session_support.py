@@ -79,6 +79,7 @@ def up_command(data_dir: Path, *, speed: float, max_bars: int) -> list[str]:
         "-m",
         "grekko.cli",
         "up",
+        "--no-serve",
         "--data-dir",
         str(data_dir),
         "--no-view",

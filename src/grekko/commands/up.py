@@ -38,7 +38,11 @@ def run_up(
     speed: float | None = None,
     max_bars: int | None = None,
     view: bool = True,
+    serve: bool = False,
 ) -> None:
+    if serve:
+        serve_platform(settings, speed=speed, max_bars=max_bars)
+        return
     handler = configure_file_logging(settings.data_dir / "logs", settings.log_level)
     try:
         log.info("grekko up", extra={"settings": settings.redacted()})
@@ -115,3 +119,52 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def serve_platform(
+    settings: Settings, *, speed: float | None = None, max_bars: int | None = None
+) -> None:
+    """The platform a browser opens: API + WebSocket + GraphQL + UI, the replay running inside.
+
+    uvicorn owns the signals: SIGINT/SIGTERM stop the server, the replay stops between bars,
+    the stores close, and the final summary is printed like the terminal session's.
+    """
+    import uvicorn
+
+    from grekko.bootstrap.api import build_platform
+
+    handler = configure_file_logging(settings.data_dir / "logs", settings.log_level)
+    try:
+        log.info("grekko up (serving)", extra={"settings": settings.redacted()})
+        with session_lock(settings.data_dir):
+            platform = build_platform(settings, speed=speed, max_bars=max_bars)
+            try:
+                _log_restart(platform.session)
+                _announce(settings, platform.admin_password)
+                config = uvicorn.Config(
+                    platform.app,
+                    host=settings.host,
+                    port=settings.port,
+                    log_level="warning",
+                    access_log=False,
+                    server_header=False,
+                )
+                uvicorn.Server(config).run()
+                summary = platform.session.summary()
+            finally:
+                platform.session.close()
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+        sys.stdout.flush()
+    finally:
+        remove_handler(handler)
+
+
+def _announce(settings: Settings, admin_password: str | None) -> None:
+    err = Console(stderr=True, highlight=False)
+    if admin_password is not None:
+        # shown once, on the terminal only: the database keeps just its argon2 hash
+        err.print(
+            "[bold]First start: created user [cyan]admin[/] with password "
+            f"[yellow]{admin_password}[/] (shown only now; change it after logging in)[/]"
+        )
+    err.print(f"Grekko is serving on http://{settings.host}:{settings.port}  (Ctrl-C stops)")
