@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from grekko.api.ops import RequestMetricsMiddleware, install_metrics, watch_loop_lag
 from grekko.api.ops import router as ops_router
 from grekko.api.problems import install_problem_handlers
-from grekko.api.routes import market, records, risk, streams, trading
+from grekko.api.routes import market, records, risk, secrets, streams, trading
 from grekko.api.services import ApiServices
 
 Background = Callable[[], Coroutine[Any, Any, Any]]
@@ -70,6 +70,7 @@ def create_app(
         risk.router,
         streams.router,
         records.router,
+        secrets.router,
         ops_router,
     ):
         app.include_router(router)
