@@ -22,7 +22,7 @@ from grekko.bootstrap.api import Platform, build_platform
 from grekko.settings import load_settings
 
 BASE = "http://127.0.0.1:8000"
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # noqa: S105 - a test user's password
 FAST_LIMITS = {
     "GREKKO_API__RATE_LIMIT_USER": "1000000/minute",
     "GREKKO_API__RATE_LIMIT_IP": "1000000/minute",
