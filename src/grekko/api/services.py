@@ -33,7 +33,10 @@ def services(request: Request) -> ApiServices:
     return found
 
 
-def audit(request: Request, actor: str, action: str, target: str, detail: str = "") -> None:
+def audit(
+    request: Request, actor: str, action: str, target: str, detail: str | dict[str, Any] = ""
+) -> None:
+    """Append to the hash-chained audit log (a note is kept as {"note": ...})."""
     log = services(request).audit
     if log is not None:
-        log.append(actor, action, target, detail)
+        log.append(actor, action, target, detail if isinstance(detail, dict) else {"note": detail})

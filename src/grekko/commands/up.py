@@ -149,7 +149,8 @@ def serve_platform(
                     access_log=False,
                     server_header=False,
                 )
-                uvicorn.Server(config).run()
+                with _signals_end_serving_only():
+                    uvicorn.Server(config).run()
                 summary = platform.session.summary()
             finally:
                 platform.session.close()
@@ -168,3 +169,15 @@ def _announce(settings: Settings, admin_password: str | None) -> None:
             f"[yellow]{admin_password}[/] (shown only now; change it after logging in)[/]"
         )
     err.print(f"Grekko is serving on http://{settings.host}:{settings.port}  (Ctrl-C stops)")
+
+
+@contextmanager
+def _signals_end_serving_only() -> Iterator[None]:
+    """uvicorn re-raises the signal that stopped it once it is done; with no handler of ours
+    that would kill the process before the summary is written and the stores are closed."""
+    previous = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
