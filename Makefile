@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= $(HOME)/.grekko
 
-.PHONY: install up test lint typecheck contracts pytest bench bench-ingest clean
+.PHONY: install up test lint typecheck contracts pytest bench bench-ingest bench-api clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,9 @@ bench: install
 
 bench-ingest: install
 	$(BIN)/python -m benchmarks.run_ingest_bench
+
+bench-api: install
+	$(BIN)/python -m benchmarks.run_api_bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

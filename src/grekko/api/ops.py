@@ -156,6 +156,8 @@ def ready(svc: Annotated[ApiServices, Depends(services)]) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
-def metrics(request: Request, _: Annotated[Principal, Depends(require(Role.VIEWER))]) -> Response:
+async def metrics(
+    request: Request, _: Annotated[Principal, Depends(require(Role.VIEWER))]
+) -> Response:
     api_metrics: ApiMetrics = request.app.state.api_metrics
     return Response(generate_latest(api_metrics.registry), media_type=CONTENT_TYPE)

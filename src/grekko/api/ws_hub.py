@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,12 +98,13 @@ class HubStats:
 class _Item:
     """One bus message for one client topic, shared by every client it goes to."""
 
-    __slots__ = ("_head", "message", "topic", "type")
+    __slots__ = ("_head", "message", "topic", "ts", "type")
 
     def __init__(self, topic: str, message: object) -> None:
         self.topic = topic
         self.type = type(message).__name__
         self.message = message
+        self.ts = time.time_ns()  # when the bus published it: clients measure delivery lag
         self._head: str | None = None
 
     def frame(self, seq: int) -> str:
@@ -110,7 +112,9 @@ class _Item:
         if head is None:
             data = _encoder.encode(self.message).decode()
             topic, kind = _encode_str(self.topic).decode(), _encode_str(self.type).decode()
-            head = self._head = f'{{"op":"event","topic":{topic},"type":{kind},"data":{data},"seq":'
+            head = self._head = (
+                f'{{"op":"event","topic":{topic},"type":{kind},"ts":{self.ts},"data":{data},"seq":'
+            )
         return f"{head}{seq}}}"
 
 

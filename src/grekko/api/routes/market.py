@@ -37,12 +37,12 @@ def _known(svc: ApiServices, instrument_id: str) -> None:
 
 
 @router.get("/instruments", response_model=list[InstrumentOut], responses=problems())
-def list_instruments(_: Viewer, svc: Services) -> list[InstrumentOut]:
+async def list_instruments(_: Viewer, svc: Services) -> list[InstrumentOut]:
     return [InstrumentOut.of(i) for i in svc.desk.instruments()]
 
 
 @router.get("/candles", response_model=list[CandleOut], responses=problems(404))
-def candles(
+async def candles(
     _: Viewer,
     svc: Services,
     instrument_id: Annotated[InstrumentIdText, Query()],
@@ -64,7 +64,7 @@ def candles(
 
 
 @router.get("/ticker", response_model=TickerOut, responses=problems(404))
-def ticker(
+async def ticker(
     _: Viewer, svc: Services, instrument_id: Annotated[InstrumentIdText, Query()]
 ) -> TickerOut:
     _known(svc, instrument_id)
@@ -88,7 +88,7 @@ def ticker(
 
 
 @router.get("/orderbook", response_model=BookOut, responses=problems(404))
-def order_book(
+async def order_book(
     _: Viewer,
     svc: Services,
     instrument_id: Annotated[InstrumentIdText, Query()],

@@ -23,7 +23,7 @@ Asset = Annotated[str, Query(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]
 
 
 @router.get("/news", response_model=list[NewsOut], responses=problems(404))
-def news(
+async def news(
     _: Viewer,
     svc: Services,
     asset: Annotated[list[Asset] | None, Query(max_length=20)] = None,
@@ -60,7 +60,7 @@ def news(
 
 
 @router.get("/audit", response_model=list[AuditOut], responses=problems(404))
-def audit_log(
+async def audit_log(
     _: Admin,
     svc: Services,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -83,7 +83,7 @@ def audit_log(
 
 
 @router.get("/audit/verify", response_model=AuditVerifyOut, responses=problems(404))
-def verify_audit(_: Admin, svc: Services) -> AuditVerifyOut:
+async def verify_audit(_: Admin, svc: Services) -> AuditVerifyOut:
     if svc.audit is None:
         raise ApiProblem(404, "no_audit_log", "This server keeps no audit log")
     result = svc.audit.verify()
@@ -96,7 +96,7 @@ def verify_audit(_: Admin, svc: Services) -> AuditVerifyOut:
 
 
 @router.get("/events", response_model=list[EventOut], responses=problems())
-def events(
+async def events(
     _: Viewer,
     svc: Services,
     from_position: Annotated[int, Query(ge=1, le=2**62)] = 1,

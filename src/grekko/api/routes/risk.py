@@ -41,12 +41,14 @@ def _limits_out(limits: RiskLimits) -> RiskLimitsOut:
 
 
 @router.get("/limits", response_model=RiskLimitsOut, responses=problems())
-def get_limits(_: Viewer, svc: Services) -> RiskLimitsOut:
+async def get_limits(_: Viewer, svc: Services) -> RiskLimitsOut:
     return _limits_out(svc.desk.risk_limits())
 
 
 @router.patch("/limits", response_model=RiskLimitsOut, responses=problems())
-def set_limits(body: RiskLimitsIn, who: Admin, svc: Services, request: Request) -> RiskLimitsOut:
+async def set_limits(
+    body: RiskLimitsIn, who: Admin, svc: Services, request: Request
+) -> RiskLimitsOut:
     changes = body.model_dump(exclude_none=True)
     limits = svc.desk.set_risk_limits(**changes)
     audit(request, who.username, "risk.limits.set", "risk", str(sorted(changes.items())))
@@ -54,7 +56,7 @@ def set_limits(body: RiskLimitsIn, who: Admin, svc: Services, request: Request) 
 
 
 @router.get("/state", response_model=RiskStateOut, responses=problems())
-def state(_: Viewer, svc: Services) -> RiskStateOut:
+async def state(_: Viewer, svc: Services) -> RiskStateOut:
     s = svc.desk.risk_state()
     return RiskStateOut(
         state=str(s["state"]),
@@ -65,14 +67,18 @@ def state(_: Viewer, svc: Services) -> RiskStateOut:
 
 
 @router.post("/state", response_model=RiskStateOut, responses=problems())
-def set_state(body: TradingStateIn, who: Admin, svc: Services, request: Request) -> RiskStateOut:
+async def set_state(
+    body: TradingStateIn, who: Admin, svc: Services, request: Request
+) -> RiskStateOut:
     svc.desk.set_trading_state(TradingState(body.state), f"{who.username}: {body.reason}")
     audit(request, who.username, "risk.state.set", body.state, body.reason)
-    return state(who, svc)
+    return await state(who, svc)
 
 
 @router.post("/kill-switch", response_model=KillSwitchOut, responses=problems())
-def kill_switch(body: KillSwitchIn, who: Admin, svc: Services, request: Request) -> KillSwitchOut:
+async def kill_switch(
+    body: KillSwitchIn, who: Admin, svc: Services, request: Request
+) -> KillSwitchOut:
     canceled = svc.desk.kill_switch(f"{who.username}: {body.reason}")
     audit(request, who.username, "risk.kill_switch", "risk", body.reason)
     return KillSwitchOut(state=str(svc.desk.risk_state()["state"]), canceled=canceled)

@@ -39,12 +39,12 @@ def _vault(svc: ApiServices) -> Any:
 
 
 @router.get("", response_model=list[str], responses=problems(404))
-def names(_: Admin, svc: Services) -> list[str]:
+async def names(_: Admin, svc: Services) -> list[str]:
     return sorted(_vault(svc).names())
 
 
 @router.put("/{name:path}", status_code=204, responses=problems(404))
-def put_secret(
+async def put_secret(
     name: SecretName, body: SecretIn, who: Admin, svc: Services, request: Request
 ) -> None:
     register(body.value)
@@ -53,7 +53,7 @@ def put_secret(
 
 
 @router.delete("/{name:path}", status_code=204, responses=problems(404))
-def delete_secret(name: SecretName, who: Admin, svc: Services, request: Request) -> None:
+async def delete_secret(name: SecretName, who: Admin, svc: Services, request: Request) -> None:
     try:
         _vault(svc).delete(name)
     except KeyError:

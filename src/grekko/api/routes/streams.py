@@ -52,12 +52,12 @@ def _one(svc: ApiServices, stream_id: str) -> StreamOut:
 
 
 @router.get("", response_model=list[StreamOut], responses=problems(404))
-def list_streams(_: Viewer, svc: Services) -> list[StreamOut]:
+async def list_streams(_: Viewer, svc: Services) -> list[StreamOut]:
     return [_out(info) for info in _streamer(svc).list_streams()]
 
 
 @router.post("", response_model=StreamOut, status_code=201, responses=problems(404, 409))
-def create_stream(body: StreamIn, who: Admin, svc: Services, request: Request) -> StreamOut:
+async def create_stream(body: StreamIn, who: Admin, svc: Services, request: Request) -> StreamOut:
     spec = StreamSpec(
         body.stream_id,
         StreamDataType(body.data_type),
@@ -81,20 +81,20 @@ def _act(svc: ApiServices, stream_id: str, action: str) -> None:
 
 
 @router.delete("/{stream_id}", status_code=204, responses=problems(404))
-def destroy_stream(stream_id: str, who: Admin, svc: Services, request: Request) -> None:
+async def destroy_stream(stream_id: str, who: Admin, svc: Services, request: Request) -> None:
     _act(svc, stream_id, "destroy_stream")
     audit(request, who.username, "stream.destroy", stream_id)
 
 
 @router.post("/{stream_id}/pause", response_model=StreamOut, responses=problems(404))
-def pause(stream_id: str, who: Admin, svc: Services, request: Request) -> StreamOut:
+async def pause(stream_id: str, who: Admin, svc: Services, request: Request) -> StreamOut:
     _act(svc, stream_id, "pause")
     audit(request, who.username, "stream.pause", stream_id)
     return _one(svc, stream_id)
 
 
 @router.post("/{stream_id}/resume", response_model=StreamOut, responses=problems(404))
-def resume(stream_id: str, who: Admin, svc: Services, request: Request) -> StreamOut:
+async def resume(stream_id: str, who: Admin, svc: Services, request: Request) -> StreamOut:
     _act(svc, stream_id, "resume")
     audit(request, who.username, "stream.resume", stream_id)
     return _one(svc, stream_id)
@@ -103,7 +103,7 @@ def resume(stream_id: str, who: Admin, svc: Services, request: Request) -> Strea
 @router.post(
     "/{stream_id}/messages", response_model=StreamMessageOut | None, responses=problems(404)
 )
-def publish(
+async def publish(
     stream_id: str, body: StreamPublishIn, who: Admin, svc: Services
 ) -> StreamMessageOut | None:
     _one(svc, stream_id)
@@ -112,7 +112,7 @@ def publish(
 
 
 @router.get("/{stream_id}/messages", response_model=list[StreamMessageOut], responses=problems(404))
-def recent(
+async def recent(
     stream_id: str, _: Viewer, svc: Services, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[StreamMessageOut]:
     try:

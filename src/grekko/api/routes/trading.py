@@ -44,7 +44,7 @@ ClientOrderId = Annotated[str, Query(min_length=1, max_length=64)]
     status_code=201,
     responses=problems(404, 409),
 )
-def submit_order(
+async def submit_order(
     body: OrderIn, who: Trader, svc: Services, response: Response, key: IdempotencyKey = None
 ) -> OrderOut:
     """Submit an order; with an Idempotency-Key a retry returns the first answer, not a second order."""
@@ -102,7 +102,7 @@ def _submit(body: OrderIn, who: Principal, svc: ApiServices) -> OrderOut:
 
 
 @router.get("/orders", response_model=list[OrderOut], responses=problems())
-def list_orders(
+async def list_orders(
     _: Viewer,
     svc: Services,
     status: Literal["open", "all"] = "all",
@@ -121,12 +121,12 @@ def _order(svc: ApiServices, client_order_id: str) -> OrderOut:
 
 
 @router.get("/orders/{client_order_id}", response_model=OrderOut, responses=problems(404))
-def get_order(client_order_id: str, _: Viewer, svc: Services) -> OrderOut:
+async def get_order(client_order_id: str, _: Viewer, svc: Services) -> OrderOut:
     return _order(svc, client_order_id[:64])
 
 
 @router.delete("/orders/{client_order_id}", response_model=OrderOut, responses=problems(404, 409))
-def cancel_order(client_order_id: str, who: Trader, svc: Services) -> OrderOut:
+async def cancel_order(client_order_id: str, who: Trader, svc: Services) -> OrderOut:
     current = _order(svc, client_order_id[:64])
     if current.status in {
         s.value
@@ -148,24 +148,24 @@ def cancel_order(client_order_id: str, who: Trader, svc: Services) -> OrderOut:
 
 
 @router.get("/fills", response_model=list[FillOut], responses=problems())
-def fills(
+async def fills(
     _: Viewer, svc: Services, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[FillOut]:
     return [FillOut.of(f) for f in svc.desk.fills(limit)]
 
 
 @router.get("/positions", response_model=list[PositionOut], responses=problems())
-def positions(_: Viewer, svc: Services) -> list[PositionOut]:
+async def positions(_: Viewer, svc: Services) -> list[PositionOut]:
     return [PositionOut(**p) for p in svc.desk.positions()]
 
 
 @router.get("/balances", response_model=list[BalanceOut], responses=problems())
-def balances(_: Viewer, svc: Services) -> list[BalanceOut]:
+async def balances(_: Viewer, svc: Services) -> list[BalanceOut]:
     return [BalanceOut(**b) for b in svc.desk.balances()]
 
 
 @router.get("/portfolio", response_model=PortfolioOut, responses=problems())
-def portfolio(
+async def portfolio(
     _: Viewer, svc: Services, points: Annotated[int, Query(ge=1, le=20_000)] = 1000
 ) -> PortfolioOut:
     curve = list(svc.desk.equity_curve)
