@@ -28,7 +28,8 @@ class ApiServices:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def services(request: Request) -> ApiServices:
+async def services(request: Request) -> ApiServices:
+    """async: resolved on the event loop, with no hop to a worker thread."""
     found: ApiServices = request.app.state.services
     return found
 

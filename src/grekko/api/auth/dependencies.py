@@ -9,7 +9,7 @@ look-up of each request does not block the event loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -76,7 +76,7 @@ def _credential(connection: HTTPConnection) -> str | None:
     return api_key.strip() if api_key else None
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)] = None,
     _api_key: Annotated[str | None, Security(api_key_scheme)] = None,
@@ -87,10 +87,10 @@ def get_principal(
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def require(role: Role) -> Callable[[Principal], Principal]:
+def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency returning the principal when its role is at least `role`, else 403."""
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(principal: CurrentPrincipal) -> Principal:
         if not principal.role.allows(role):
             raise ApiProblem(403, "forbidden", "Not allowed", f"this needs the {role.value} role")
         return principal
