@@ -28,16 +28,20 @@ class ApiServices:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-async def services(request: Request) -> ApiServices:
-    """async: resolved on the event loop, with no hop to a worker thread."""
+def services_of(request: Request) -> ApiServices:
     found: ApiServices = request.app.state.services
     return found
+
+
+async def services(request: Request) -> ApiServices:
+    """The dependency; async so it resolves on the event loop, with no hop to a worker thread."""
+    return services_of(request)
 
 
 def audit(
     request: Request, actor: str, action: str, target: str, detail: str | dict[str, Any] = ""
 ) -> None:
     """Append to the hash-chained audit log (a note is kept as {"note": ...})."""
-    log = services(request).audit
+    log = services_of(request).audit
     if log is not None:
         log.append(actor, action, target, detail if isinstance(detail, dict) else {"note": detail})
