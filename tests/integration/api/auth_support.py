@@ -33,8 +33,8 @@ from grekko.api.auth.routes import auth_router
 from grekko.api.auth.service import AuthService
 from grekko.api.principal import Principal, Role
 from grekko.api.problems import install_problem_handlers
+from postgres_support import reachable_postgres_url
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DOMAIN = "127.0.0.1:8000"
 CHAIN_ID = 31337
@@ -64,16 +64,7 @@ def sqlite_engine(tmp_path: Path) -> sa.Engine:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    url = os.environ.get("GREKKO_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {url} ({type(exc.orig).__name__})")
-    finally:
-        engine.dispose()
-    return url
+    return reachable_postgres_url()
 
 
 def postgres_engine(url: str) -> Iterator[sa.Engine]:

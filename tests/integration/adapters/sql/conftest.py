@@ -6,7 +6,6 @@ its tests skip, saying so, only when that server cannot be reached.
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from postgres_support import reachable_postgres_url
+
 _TESTS_DIR = str(Path(__file__).resolve().parents[3])
 if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
@@ -23,23 +24,12 @@ pytest.register_assert_rewrite("contracts")
 
 from grekko.adapters.sql import SqlEventStore  # noqa: E402
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
 OpenSql = Callable[..., SqlEventStore]
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    url = os.environ.get("GREKKO_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {url} ({type(exc.orig).__name__})")
-    finally:
-        engine.dispose()
-    return url
+    return reachable_postgres_url()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ tests skip, saying so, only when that server cannot be reached.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,23 +15,14 @@ import sqlalchemy as sa
 
 from grekko.adapters.sql.engine import build_engine
 from grekko.adapters.sql.migrate import upgrade_to_head
+from postgres_support import reachable_postgres_url
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 OpenEngine = Callable[[], sa.Engine]
 
 
 @pytest.fixture(scope="session")
 def vault_postgres_url() -> str:
-    url = os.environ.get("GREKKO_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable at {url} ({type(exc.orig).__name__})")
-    finally:
-        engine.dispose()
-    return url
+    return reachable_postgres_url()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
