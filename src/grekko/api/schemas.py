@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from grekko.core.time import ns_to_iso
 from grekko.domain.data import Bar
@@ -28,6 +28,10 @@ InstrumentIdText = Annotated[
 PositiveDecimal = Annotated[
     Decimal, Field(gt=0, max_digits=38, decimal_places=18, allow_inf_nan=False)
 ]
+
+
+# increments like 1E-8 go out as "0.00000001": what a trader reads and a client parses
+PlainDecimal = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str)]
 
 
 class Request(BaseModel):
@@ -73,11 +77,11 @@ class InstrumentOut(BaseModel):
     venue: str
     base: str
     quote: str
-    price_increment: Decimal
-    size_increment: Decimal
-    min_notional: Decimal
-    maker_fee: Decimal
-    taker_fee: Decimal
+    price_increment: PlainDecimal
+    size_increment: PlainDecimal
+    min_notional: PlainDecimal
+    maker_fee: PlainDecimal
+    taker_fee: PlainDecimal
     asset_class: str
 
     @classmethod
