@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,25 +19,12 @@ from auth_support import (
     login,
     make_service,
     problem_code,
-    sqlite_engine,
     tokens_of,
 )
 
 from grekko.api.auth.service import AuthService
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = sqlite_engine(tmp_path)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
-from pathlib import Path
 
 import pyotp
 import pytest
@@ -22,7 +20,6 @@ from auth_support import (
     login,
     make_service,
     problem_code,
-    sqlite_engine,
     tokens_of,
 )
 from cryptography.fernet import Fernet
@@ -30,18 +27,6 @@ from cryptography.fernet import Fernet
 from grekko.api.auth.service import AuthService
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = sqlite_engine(tmp_path)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

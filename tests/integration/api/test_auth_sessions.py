@@ -53,11 +53,6 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def service(engine: sa.Engine, clock: Clock) -> AuthService:
     service = make_service(engine, clock)
     service.create_user("alice", PASSWORD, "trader")

@@ -4,8 +4,6 @@ EIP-4361 message (EIP-191 personal_sign); the nonce is single use and every fiel
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,25 +24,12 @@ from auth_support import (
     problem_code,
     sign,
     siwe_text,
-    sqlite_engine,
 )
 
 from grekko.adapters.sql import tables
 from grekko.api.auth.service import AuthService
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    engine = sqlite_engine(tmp_path)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
