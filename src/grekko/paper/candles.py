@@ -12,7 +12,7 @@ from grekko.core.errors import DataError
 from grekko.core.time import Clock
 from grekko.domain.candles import Timeframe, as_timeframe, resample
 from grekko.domain.data import Bar
-from grekko.paper.replay import Replay, ReplayFeed
+from grekko.paper.replay import Replay, feed_bars
 
 
 class SessionCandles:
@@ -45,24 +45,8 @@ class SessionCandles:
         per_bar = tf.ns // base_ns
         if limit is not None:
             lo = max(lo, hi - (limit + 1) * per_bar)
-        bars = _bars(feed, lo, hi)
+        bars = list(feed_bars(feed, lo, hi))
         if per_bar > 1:
             bars = resample(bars, tf, include_partial=True)
             bars = [b for b in bars if start_ns is None or b.ts_open >= start_ns]
         return bars[-limit:] if limit is not None else bars
-
-
-def _bars(feed: ReplayFeed, lo: int, hi: int) -> list[Bar]:
-    c = feed.columns
-    iid = feed.instrument_id
-    rows = zip(
-        c.ts_open_ns[lo:hi].tolist(),
-        c.ts_close_ns[lo:hi].tolist(),
-        c.open[lo:hi].tolist(),
-        c.high[lo:hi].tolist(),
-        c.low[lo:hi].tolist(),
-        c.close[lo:hi].tolist(),
-        c.volume[lo:hi].tolist(),
-        strict=True,
-    )
-    return [Bar(iid, o, h, low, cl, v, t0, t1) for t0, t1, o, h, low, cl, v in rows]

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from grekko.adapters.files.bars import iter_bar_rows
 from grekko.domain.data import Bar
 
 
@@ -75,28 +76,18 @@ class Replay:
 
     def bars(self) -> Iterator[Bar]:
         if len(self.feeds) == 1:
-            return _feed_bars(self.feeds[0])
+            return feed_bars(self.feeds[0])
         merged = heapq.merge(*(_keyed(i, feed) for i, feed in enumerate(self.feeds)))
         return (bar for _, _, bar in merged)
 
 
-def _feed_bars(feed: ReplayFeed) -> Iterator[Bar]:
-    c = feed.columns
+def feed_bars(feed: ReplayFeed, start: int = 0, stop: int | None = None) -> Iterator[Bar]:
+    """The feed's bars [start:stop] in order."""
     iid = feed.instrument_id
-    rows = zip(
-        c.ts_open_ns.tolist(),
-        c.ts_close_ns.tolist(),
-        c.open.tolist(),
-        c.high.tolist(),
-        c.low.tolist(),
-        c.close.tolist(),
-        c.volume.tolist(),
-        strict=True,
-    )
-    for ts_open, ts_close, o, h, low, close, v in rows:
+    for ts_open, ts_close, o, h, low, close, v in iter_bar_rows(feed.columns, start, stop):  # type: ignore[arg-type]
         yield Bar(iid, o, h, low, close, v, ts_open, ts_close)
 
 
 def _keyed(index: int, feed: ReplayFeed) -> Iterator[tuple[int, int, Bar]]:
-    for bar in _feed_bars(feed):
+    for bar in feed_bars(feed):
         yield bar.ts_event, index, bar

@@ -146,20 +146,21 @@ def iter_bar_chunks(arrays: BarArrays, chunk: int = ROW_CHUNK) -> Iterator[Itera
         )
 
 
-def iter_bar_rows(arrays: BarArrays) -> Iterator[BarRow]:
+def iter_bar_rows(arrays: BarArrays, start: int = 0, stop: int | None = None) -> Iterator[BarRow]:
     """(ts_open, ts_close, open, high, low, close, volume) as plain Python numbers, for the kernel.
 
-    Each column is converted once with `tolist()`: the kernel's hot loop consumes this, and numpy
-    scalars per row would be several times slower.
+    Each column (or its [start:stop] slice) is converted once with `tolist()`: the kernel's hot
+    loop consumes this, and numpy scalars per row would be several times slower.
     """
+    part = slice(start, stop)
     return zip(
-        arrays.ts_open_ns.tolist(),
-        arrays.ts_close_ns.tolist(),
-        arrays.open.tolist(),
-        arrays.high.tolist(),
-        arrays.low.tolist(),
-        arrays.close.tolist(),
-        arrays.volume.tolist(),
+        arrays.ts_open_ns[part].tolist(),
+        arrays.ts_close_ns[part].tolist(),
+        arrays.open[part].tolist(),
+        arrays.high[part].tolist(),
+        arrays.low[part].tolist(),
+        arrays.close[part].tolist(),
+        arrays.volume[part].tolist(),
         strict=True,
     )
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
-from grekko.adapters.files.bars import load_bars
+from grekko.adapters.files.bars import iter_bar_rows, load_bars
 from grekko.adapters.files.trades import load_trades
 from grekko.core.errors import ConfigError
 from grekko.domain.raw import RawBar, RawMarketData, RawTrade
@@ -100,16 +100,7 @@ class BarReplay(_Paced):
         b = self.bars
         shift = shift_ns
         interval_s = b.interval_ns / 1e9
-        columns = zip(
-            b.ts_open_ns.tolist(),
-            b.open.tolist(),
-            b.high.tolist(),
-            b.low.tolist(),
-            b.close.tolist(),
-            b.volume.tolist(),
-            strict=True,
-        )
-        for ts, o, h, low, c, v in columns:
+        for ts, _, o, h, low, c, v in iter_bar_rows(b):
             ts_open = ts + shift
             # a bar becomes known when it closes: pace by its close time
             yield (
