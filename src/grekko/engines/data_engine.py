@@ -65,7 +65,6 @@ class TradeBarAggregator:
 
 class DataEngine:
     def __init__(self, bus: MessageBus, cache: Cache) -> None:
-        self._bus = bus
         self.bus = bus
         self._cache = cache
         self._bar_topics: dict[str, str] = {}
@@ -84,7 +83,7 @@ class DataEngine:
     def process_trade(self, tick: TradeTick) -> None:
         iid = tick.instrument_id
         self._cache.last_trade[iid] = tick
-        self._bus.publish(trade_topic(iid), tick)
+        self.bus.publish(trade_topic(iid), tick)
         aggregator = self._aggregators.get(iid)
         if aggregator is not None:
             # after the trade is published: an order decided on the bar this trade closes
@@ -94,7 +93,7 @@ class DataEngine:
     def process_quote(self, quote: QuoteTick) -> None:
         iid = quote.instrument_id
         self._cache.last_quote[iid] = quote
-        self._bus.publish(quote_topic(iid), quote)
+        self.bus.publish(quote_topic(iid), quote)
 
     def process(self, data: Any) -> None:
         kind = type(data)
@@ -120,9 +119,9 @@ class DataEngine:
     def subscribe_bars(
         self, instrument_id: str, handler: Callable[[Bar], None], priority: int = 0
     ) -> None:
-        self._bus.subscribe(bar_topic(instrument_id), handler, priority)
+        self.bus.subscribe(bar_topic(instrument_id), handler, priority)
 
     def subscribe_trades(
         self, instrument_id: str, handler: Callable[[TradeTick], None], priority: int = 0
     ) -> None:
-        self._bus.subscribe(trade_topic(instrument_id), handler, priority)
+        self.bus.subscribe(trade_topic(instrument_id), handler, priority)

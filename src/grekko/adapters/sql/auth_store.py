@@ -228,18 +228,15 @@ class SqlAuthStore:
             return connection.execute(query).rowcount == 1
 
     def revoke_family(self, family_id: str, revoked_at: int) -> int:
-        query = (
-            sa.update(tables.refresh_tokens)
-            .where(_r.family_id == family_id, _r.revoked_at.is_(None))
-            .values(revoked_at=revoked_at)
-        )
-        with self._write() as connection:
-            return int(connection.execute(query).rowcount)
+        return self._revoke_refresh(_r.family_id == family_id, revoked_at)
 
     def revoke_user_refresh(self, user_id: int, revoked_at: int) -> int:
+        return self._revoke_refresh(_r.user_id == user_id, revoked_at)
+
+    def _revoke_refresh(self, which: sa.ColumnElement[bool], revoked_at: int) -> int:
         query = (
             sa.update(tables.refresh_tokens)
-            .where(_r.user_id == user_id, _r.revoked_at.is_(None))
+            .where(which, _r.revoked_at.is_(None))
             .values(revoked_at=revoked_at)
         )
         with self._write() as connection:
