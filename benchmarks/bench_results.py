@@ -106,3 +106,14 @@ def write_results(
     json_path = results_dir / "latest.json"
     json_path.write_text(json.dumps(payload, indent=2) + "\n")
     return md_path, json_path
+
+
+def replace_in_readme(readme: Path, marker: str, markdown: str) -> bool:
+    """Put `markdown` between the README's pair of `marker` lines; False when they are missing."""
+    text = readme.read_text()
+    if text.count(marker) != 2:
+        return False
+    head, _, rest = text.partition(marker)
+    _, _, tail = rest.partition(marker)
+    readme.write_text(f"{head}{marker}\n{markdown}\n{marker}{tail}")
+    return True

@@ -26,6 +26,7 @@ import httpx
 import psutil
 
 from benchmarks.bench_process import parse_result_line
+from benchmarks.bench_results import replace_in_readme
 from benchmarks.run_backtest_bench import REPO, RESULTS_DIR
 
 PASSWORD = "benchmark password 123"  # noqa: S105 - a throwaway user in a temp data dir
@@ -206,12 +207,7 @@ def report(orders: dict[str, object], ws: dict[str, object]) -> str:
 
 
 def update_readme(markdown: str) -> None:
-    readme = REPO / "README.md"
-    text = readme.read_text()
-    if text.count(MARKER) == 2:
-        head, _, rest = text.partition(MARKER)
-        _, _, tail = rest.partition(MARKER)
-        readme.write_text(f"{head}{MARKER}\n{markdown}\n{MARKER}{tail}")
+    replace_in_readme(REPO / "README.md", MARKER, markdown)
 
 
 def main(argv: list[str] | None = None) -> int:

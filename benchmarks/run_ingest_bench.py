@@ -16,7 +16,6 @@ import dataclasses
 import json
 import os
 import platform
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.bench_process import child_env, parse_result_line, run_measured
+from benchmarks.bench_results import replace_in_readme
 from benchmarks.peer_envs import PEERS, PeerEnvError, ensure_peer_envs
 from benchmarks.run_backtest_bench import (
     BENCH_ROOT,
@@ -125,12 +125,7 @@ def report(
 
 
 def update_readme(markdown: str) -> None:
-    readme = REPO / "README.md"
-    text = readme.read_text()
-    if text.count(MARKER) != 2:
-        return
-    pattern = re.compile(re.escape(MARKER) + r".*?" + re.escape(MARKER), re.S)
-    readme.write_text(pattern.sub(lambda _m: f"{MARKER}\n{markdown}\n{MARKER}", text))
+    replace_in_readme(REPO / "README.md", MARKER, markdown)
 
 
 def main(argv: list[str] | None = None) -> int:
