@@ -135,9 +135,8 @@ def _streams(kernel: Any, session: Any) -> tuple[Any, Any]:
     for iid in session.replay.instrument_ids:
         stream_id = f"market.{iid}"
         streamer.create_stream(StreamSpec(stream_id, StreamDataType.MARKET_DATA, "replay"))
-        kernel.bus.subscribe(
-            f"data.bars.{iid}", lambda bar, sid=stream_id: streamer.publish(sid, bar)
-        )
+        # bars carry replay time, not wall time: their age is not a lag
+        streamer.relay(f"data.bars.{iid}", stream_id)
     return streamer, streamer.metrics
 
 

@@ -220,15 +220,7 @@ def _add_news(service: Any, runtime: IngestRuntime, settings: Settings, engine: 
     store = SqlNewsStore(engine)
     feed = NewsFeed(service.bus, store, default_scorer(), clock=service.clock)
     service.streamer.create_stream(StreamSpec("news", StreamDataType.NEWS_FEED, "news"))
-    news_metrics = service.streamer.metrics.stream("news")
-
-    def stream_news(item: Any) -> None:
-        now = service.clock.timestamp_ns()
-        news_metrics.received += 1
-        service.streamer.publish("news", item, now)
-        news_metrics.on_published(now, item.published_at)
-
-    service.bus.subscribe("news", stream_news)
+    service.streamer.relay("news", "news", lambda item: item.published_at)
     feeds = [FeedConfig(url) for url in settings.ingest.news_feeds]
 
     async def run_news() -> None:

@@ -189,6 +189,23 @@ class DataStreamer:
         self._bus.publish(stream.topic, message)
         return message
 
+    def relay(
+        self, pattern: str, stream_id: str, event_time: Callable[[Any], int] | None = None
+    ) -> None:
+        """Feed a stream from bus messages matching `pattern`, counted in the stream's metrics
+        (with the event-time lag when `event_time` reads a message's time)."""
+        metrics = self.metrics.stream(stream_id)
+        if event_time is None:
+            metrics.measures_lag = False
+
+        def forward(message: Any) -> None:
+            now = self._clock.timestamp_ns()
+            metrics.received += 1
+            self.publish(stream_id, message, now)
+            metrics.on_published(now, event_time(message) if event_time is not None else now)
+
+        self._bus.subscribe(pattern, forward)
+
     def flush_due(self, *, force: bool = False) -> int:
         """Release held (conflated) messages whose interval is over (all of them when forced,
         e.g. when the sources have ended); returns how many went out."""

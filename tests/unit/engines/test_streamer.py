@@ -257,3 +257,32 @@ def test_a_forced_flush_releases_what_conflation_still_holds() -> None:
     assert streamer.flush_due() == 0  # its interval is not over
     assert streamer.flush_due(force=True) == 1
     assert [(m.payload, m.sequence_number) for m in got] == [("first", 1), ("held", 2)]
+
+
+def test_relay_feeds_a_stream_from_bus_topics_and_counts_it() -> None:
+    clock = TestClock(10**18)
+    bus = MessageBus()
+    streamer = DataStreamer(bus, clock)
+    streamer.create_stream(StreamSpec("news", StreamDataType.NEWS_FEED))
+    streamer.relay("news", "news", lambda item: item["ts"])
+    got: list[StreamMessage] = []
+    streamer.subscribe("news", got.append)
+
+    bus.publish("news", {"ts": 10**18 - 2_000_000})
+    bus.publish("other", {"ts": 0})
+
+    assert [m.sequence_number for m in got] == [1]
+    stats = streamer.metrics.stream("news").snapshot()
+    assert (stats.received, stats.published) == (1, 1)
+    assert stats.lag_max_ms == 2.0
+
+
+def test_a_relay_without_event_times_reports_no_lag() -> None:
+    bus = MessageBus()
+    streamer = DataStreamer(bus, TestClock(10**18))
+    streamer.create_stream(StreamSpec("bars", StreamDataType.MARKET_DATA))
+    streamer.relay("data.bars.*", "bars")
+    bus.publish("data.bars.X", object())
+    stats = streamer.metrics.stream("bars").snapshot()
+    assert stats.published == 1
+    assert stats.lag_p99_ms is None
