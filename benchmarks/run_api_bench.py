@@ -52,16 +52,23 @@ def start_server(data_dir: Path, port: int, speed: float) -> subprocess.Popen[by
         "GREKKO_API__RATE_LIMIT_USER": "10000000/minute",
         "GREKKO_API__RATE_LIMIT_IP": "10000000/minute",
     }
+    return launch_platform(data_dir, port, env, "--speed", str(speed))
+
+
+def launch_platform(
+    data_dir: Path, port: int, env: dict[str, str], *up_args: str, attempts: int = 300
+) -> subprocess.Popen[bytes]:
+    """`grekko up` in a child process with the trader `bench`, once /ready answers 200."""
     subprocess.run(
         [*grekko(), "user", "add", "bench", "--role", "trader", "--password-stdin", "--data-dir", str(data_dir)],
         input=PASSWORD.encode(), check=True, env=env, capture_output=True,
     )  # fmt: skip
     proc = subprocess.Popen(
-        [*grekko(), "up", "--data-dir", str(data_dir), "--port", str(port), "--speed", str(speed)],
+        [*grekko(), "up", "--data-dir", str(data_dir), "--port", str(port), *up_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(attempts):
         try:
             if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
                 return proc

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from grekko.commands.agents import (
+    AgentParamOption,
+    AgentsOption,
+    AutoConfirmOption,
+    agent_options,
+    agents_app,
+)
+from grekko.commands.agents import decimal_option as _decimal
+from grekko.commands.devnet import devnet_app
 from grekko.core.errors import GrekkoError
 
 app = typer.Typer(
@@ -25,16 +33,6 @@ DataDirOption = Annotated[
         help="Where database, logs and settings live (default: $GREKKO_DATA_DIR or ~/.grekko).",
     ),
 ]
-
-
-def _decimal(text: str, name: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise typer.BadParameter(f"{name} must be a number, got {text!r}") from None
-    if not value.is_finite():
-        raise typer.BadParameter(f"{name} must be finite")
-    return value
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -80,12 +78,17 @@ def backtest(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
     ] = True,
+    agents: AgentsOption = None,
+    auto_confirm: AutoConfirmOption = False,
+    agent_param: AgentParamOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Run a strategy over historical bars through the same kernel paper and live trading use."""
+    """Run a strategy, or agents (--agents), over historical bars through the same kernel paper
+    and live trading use."""
     from grekko.commands.backtest import BacktestRequest, run_backtest
     from grekko.settings import load_settings
 
+    chosen = agent_options(agents, auto_confirm, agent_param or [], strategy_params=bool(param))
     settings = load_settings(data_dir)
     paper = settings.paper.model_copy(
         update={
@@ -110,6 +113,9 @@ def backtest(
         json_out=json_out,
         report=report,
         progress=progress,
+        agents=chosen.names,
+        auto_confirm=chosen.auto_confirm,
+        agent_params=chosen.params,
     )
     summary = run_backtest(request)
     typer.echo(json.dumps(summary, indent=1))
@@ -230,6 +236,8 @@ def _add_user_commands() -> None:
 
 
 _add_user_commands()
+app.add_typer(agents_app, name="agents", help="The trading agents: evaluate them on real data.")
+app.add_typer(devnet_app, name="devnet", help="The local devnet (anvil): up, down, status, reset.")
 
 
 # ---- grekko data: the candle store --------------------------------------------------------------

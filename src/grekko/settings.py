@@ -47,6 +47,7 @@ NON_SETTINGS_ENV = frozenset(
         "GREKKO_VAULT_PASSPHRASE",
         "GREKKO_JWT_SECRET",
         "GREKKO_PURE_PYTHON",
+        "GREKKO_CHAIN_DIR",  # the devnet's npm project (grekko.adapters.devnet.paths)
     }
 )
 REDACTED = "***"
@@ -167,6 +168,18 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 Mode = Literal["backtest", "paper", "live"]
 
 
+class AgentSettings(_Section):
+    """The agent desk of the paper/live session (`grekko up`)."""
+
+    enabled: tuple[Annotated[str, Field(min_length=1)], ...] = (
+        "spot",
+        "gordo",
+        "gekko",
+    )  # plugin names
+    vote_timeout_ms: Annotated[int, Field(ge=1, le=60_000)] = 500
+    confirmation_ttl_s: Annotated[int, Field(ge=5, le=86_400)] = 120
+
+
 class Settings(BaseSettings):
     """Everything a Grekko process is configured with; build it with `load_settings`."""
 
@@ -192,6 +205,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -266,7 +280,8 @@ def resolve_data_dir(data_dir: Path | None, env: Mapping[str, str]) -> Path:
         raise ConfigError(f"data dir {path} exists and is not a directory")
     if not path.exists():
         try:
-            path.mkdir(mode=0o700, parents=True)
+            # exist_ok: two Grekko processes may start at once on a fresh data dir
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.chmod(0o700)
         except OSError as exc:
             raise ConfigError(f"cannot create data dir {path}: {exc.strerror}") from exc

@@ -20,10 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grekko.core.errors import ConcurrencyError, DataError
+from grekko.domain.agents import Decision, ProposalLeg, ProposalType, TradingProposal, Vote
 from grekko.domain.enums import LiquiditySide, OrderSide, OrderType, TimeInForce, TradingState
 from grekko.domain.events import (
     AccountFunded,
+    AgentConfigured,
+    AgentStateChanged,
     CircuitBreakerTripped,
+    ConfirmationRequested,
     OrderAccepted,
     OrderCanceled,
     OrderDenied,
@@ -34,8 +38,15 @@ from grekko.domain.events import (
     OrderSubmitted,
     OrderTriggered,
     PositionChanged,
+    ProposalConfirmed,
+    ProposalDecided,
+    ProposalDeclined,
+    ProposalExecuted,
+    ProposalOutcome,
+    ProposalSubmitted,
     StoredEvent,
     TradingStateChanged,
+    VoteCast,
     encode_event,
 )
 from grekko.ports.event_store import ANY_VERSION, EventStore, RecordedEvent, Snapshot
@@ -99,6 +110,77 @@ def every_stored_event() -> list[StoredEvent]:
         ),
         TradingStateChanged(ts_event=T0 + 11, state=TradingState.HALTED, reason="kill switch"),
         CircuitBreakerTripped(ts_event=T0 + 12, breaker="daily_loss", reason="-5.00 % today"),
+        *agent_events(T0 + 13),
+    ]
+
+
+def agent_events(ts: int) -> list[StoredEvent]:
+    """The agents' audit trail, with a nested proposal, exact decimals and non-ASCII reasons."""
+    proposal = TradingProposal(
+        proposal_id="P-1",
+        proposer="gordo",
+        proposal_type=ProposalType.COMPLEX,
+        instrument_id="BTC/USDT@paper",
+        quantity=Decimal("0.00000001"),
+        rationale="pair trade — ETH rich vs BTC",
+        legs=(
+            ProposalLeg(
+                instrument_id="BTC/USDT@paper", side=OrderSide.BUY, quantity=Decimal("1.5")
+            ),
+            ProposalLeg(
+                instrument_id="ETH/USDT@paper",
+                side=OrderSide.SELL,
+                quantity=Decimal("20"),
+                order_type=OrderType.LIMIT,
+                price=Decimal("3000.01"),
+            ),
+        ),
+    )
+    vote = Vote(proposal_id="P-1", agent_id="gekko", approve=False, weight=3, reason="RSI 81 ≥ 70")
+    return [
+        ProposalSubmitted(ts_event=ts, proposal_id="P-1", proposal=proposal),
+        VoteCast(ts_event=ts + 1, proposal_id="P-1", vote=vote),
+        ProposalDecided(
+            ts_event=ts + 2,
+            proposal_id="P-1",
+            decision=Decision.MODIFIED,
+            yes_weight=3,
+            total_weight=6,
+            quantity=Decimal("0.12345678"),
+            reason="cut to budget",
+        ),
+        ConfirmationRequested(
+            ts_event=ts + 3, proposal_id="P-1", agent_id="gordo", expires_ns=ts + 9
+        ),
+        ProposalConfirmed(ts_event=ts + 4, proposal_id="P-1", confirmed_by="alice"),
+        ProposalDeclined(
+            ts_event=ts + 5, proposal_id="P-1", declined_by="expiry", reason="expired"
+        ),
+        ProposalExecuted(ts_event=ts + 6, proposal_id="P-1", client_order_ids=("O-1", "O-2")),
+        ProposalOutcome(
+            ts_event=ts + 7,
+            proposal_id="P-1",
+            client_order_id="O-1",
+            status="filled",
+            filled_qty=Decimal("1.5"),
+            avg_px=Decimal("64999.99"),
+        ),
+        AgentConfigured(
+            ts_event=ts + 8,
+            agent_id="gekko",
+            enabled=False,
+            risk_budget_pct=Decimal("0.015"),
+            instruments=("BTC/USDT@paper",),
+            strategies=("trend_following",),
+            params={"run": "trend_following", "trend_following.fast": "8"},
+            changed_by="alice",
+        ),
+        AgentStateChanged(
+            ts_event=ts + 9,
+            agent_id="spot",
+            changes={"veto": 0.25, "paused": True, "notes": "calm — no FOMO"},
+            changed_by="alice",
+        ),
     ]
 
 

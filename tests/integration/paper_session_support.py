@@ -44,9 +44,16 @@ def bundled_btc_file() -> Path:
 
 
 def write_settings(
-    data_dir: Path, *, latency_ms: int = 0, volume_participation: str | None = None
+    data_dir: Path,
+    *,
+    latency_ms: int = 0,
+    volume_participation: str | None = None,
+    agents: tuple[str, ...] = (),
 ) -> Path:
-    """A fast-trading session on the bundled BTC/USDT slice: SMA 3/8 crosses every few bars."""
+    """A fast-trading session on the bundled BTC/USDT slice: SMA 3/8 crosses every few bars.
+
+    Agents are off unless asked for: Gordo's confirmations expire in wall time, which would make
+    two runs of the same bars differ, and these sessions are compared run against run."""
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "grekko.toml").write_text(
         f"""
@@ -58,6 +65,9 @@ quantity = 0.01
 [replay.params]
 fast = 3
 slow = 8
+
+[agents]
+enabled = [{", ".join(f'"{a}"' for a in agents)}]
 
 [paper]
 starting_cash = {STARTING_CASH}

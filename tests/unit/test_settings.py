@@ -280,6 +280,18 @@ def test_reads_os_environ_when_no_mapping_is_given(
     assert (settings.data_dir, settings.risk.max_orders_per_second) == (tmp_path.resolve(), 7)
 
 
+def test_data_dir_created_by_a_sibling_process_meanwhile_is_fine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes starting at once both see no dir; the slower mkdir must not fail."""
+    target = tmp_path / "raced"
+    target.mkdir(mode=0o700)
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda self: False if self == target else real_exists(self))
+
+    assert load_settings(target, env={}).data_dir == target.resolve()
+
+
 def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")

@@ -15,13 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from grekko.api.ops import RequestMetricsMiddleware, install_metrics, watch_loop_lag
 from grekko.api.ops import router as ops_router
 from grekko.api.problems import install_problem_handlers
-from grekko.api.routes import market, records, risk, secrets, streams, trading
+from grekko.api.routes import (
+    agents,
+    bookmarks,
+    market,
+    proposals,
+    records,
+    risk,
+    secrets,
+    streams,
+    trading,
+)
 from grekko.api.services import ApiServices
+from grekko.api.ui import UiFiles
 
 Background = Callable[[], Coroutine[Any, Any, Any]]
 
@@ -69,8 +79,11 @@ def create_app(
         trading.router,
         risk.router,
         streams.router,
+        bookmarks.router,  # before records: /news/bookmarks is more specific than /news
         records.router,
         secrets.router,
+        proposals.router,  # before agents: its static paths would match /agents/{agent_id}
+        agents.router,
         ops_router,
     ):
         app.include_router(router)
@@ -78,6 +91,6 @@ def create_app(
         secure(app)
     install_metrics(app, svc)
     app.add_middleware(RequestMetricsMiddleware)
-    if static_dir is not None and static_dir.is_dir():
-        app.mount("/", StaticFiles(directory=static_dir, html=True), name="ui")
+    if static_dir is not None:
+        app.mount("/", UiFiles(static_dir), name="ui")
     return app

@@ -173,7 +173,7 @@ class TradingDesk:
 
     def set_risk_limits(self, **changes: Any) -> RiskLimits:
         limits = replace(self.kernel.risk.limits, **changes)
-        self.kernel.risk.limits = limits
+        self.kernel.risk.set_limits(limits)
         return limits
 
     def risk_state(self) -> dict[str, Any]:

@@ -19,11 +19,13 @@ class ApiServices:
     settings: Any
     candles: Any = None  # CandleStore
     news: Any = None  # NewsStore
+    bookmarks: Any = None  # SqlBookmarkStore: news bookmarks per user
     streamer: Any = None  # DataStreamer
     ingest_metrics: Any = None  # MetricsRegistry
     books: Any = None  # BookManager
     audit: Any = None  # SqlAuditLog
     idempotency: Any = None  # SqlIdempotencyStore
+    agents: Any = None  # AgentDesk; None when no agent runs
     ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -91,6 +91,9 @@ class BacktestSpec:
     cash_currency: str = "USDT"
     risk: RiskSettings = field(default_factory=RiskSettings)
     paper: PaperSettings = field(default_factory=PaperSettings)
+    agents: tuple[str, ...] = ()  # agent plugins; they host their own strategies
+    auto_confirm: bool = False  # stands in for the user's confirmations (backtests only)
+    agent_params: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,6 +101,7 @@ class BacktestSetup:
     kernel: Kernel
     feeds: list[Feed]
     strategies: list[Any]
+    desk: Any = None  # AgentDesk when agents run
 
 
 def _instrument_for(bars: BarArrays, fee: Decimal) -> Instrument:
@@ -130,6 +134,8 @@ def build_backtest(spec: BacktestSpec) -> BacktestSetup:
         kernel.add_instrument(instrument)
         feeds.append(Feed(instrument.id, bars))
     kernel.fund(spec.cash_currency, spec.cash)
+    if spec.agents:
+        return BacktestSetup(kernel, feeds, [], _backtest_desk(kernel, spec))
     cls = strategy_class(spec.strategy)
     strategies = []
     for feed in feeds:
@@ -142,6 +148,43 @@ def build_backtest(spec: BacktestSpec) -> BacktestSetup:
         kernel.trader.add(strategy)
         strategies.append(strategy)
     return BacktestSetup(kernel, feeds, strategies)
+
+
+def _backtest_desk(kernel: Kernel, spec: BacktestSpec) -> Any:
+    from grekko.bootstrap.agents import build_agent_desk
+
+    unknown = sorted(set(spec.agent_params) - set(spec.agents))
+    if unknown:
+        raise ConfigError(f"--agent-param names agents that do not run: {', '.join(unknown)}")
+    # no vote timeout: a backtest must decide the same way on every run, however slow the machine
+    desk = build_agent_desk(
+        kernel, kernel.store, spec.agents, auto_confirm=spec.auto_confirm, vote_timeout_s=None
+    )
+    for agent_id, params in spec.agent_params.items():
+        configure_agent(desk, agent_id, params, "backtest")
+    return desk
+
+
+def configure_agent(desk: Any, agent_id: str, params: Mapping[str, str], by: str) -> None:
+    """Apply key=value settings to an agent: enabled, risk_budget_pct, instruments, strategies
+    (comma lists), and anything else as a parameter (run, quantity, <strategy>.<param>)."""
+    config = desk.configs[agent_id]
+    changes: dict[str, Any] = {}
+    extra = dict(config.params)
+    try:
+        for key, value in params.items():
+            if key == "enabled":
+                changes["enabled"] = value.lower() in {"1", "true", "yes", "on"}
+            elif key == "risk_budget_pct":
+                changes["risk_budget_pct"] = Decimal(value)
+            elif key in {"instruments", "strategies"}:
+                changes[key] = tuple(v.strip() for v in value.split(",") if v.strip())
+            else:
+                extra[key] = value
+        changes["params"] = extra
+        desk.configure(agent_id, by, **changes)
+    except (ValueError, ArithmeticError) as exc:
+        raise ConfigError(f"agent {agent_id}: {exc}") from exc
 
 
 # ---- paper session (`grekko up`) ------------------------------------------------------------------
@@ -235,6 +278,7 @@ def _assemble_paper_session(
     if recovery.events == 0:
         kernel.fund(settings.paper.cash_currency, settings.paper.starting_cash)
     _add_paper_strategies(kernel, settings, replay, recovery.orders_per_strategy)
+    desk = _paper_desk(kernel, store, settings, recovery.orders_per_strategy)
     restart = RestartReport(
         events=recovery.events,
         resume_index=cursor.index + 1 if cursor is not None else 0,
@@ -243,8 +287,31 @@ def _assemble_paper_session(
         funded=recovery.events == 0,
     )
     end = replay.total if max_bars is None else min(max_bars, replay.total)
-    return PaperSession(
+    session = PaperSession(
         kernel, clock, store, replay, cursors, restart=restart, speed=speed, end=end
+    )
+    session.agents = desk
+    return session
+
+
+def _paper_desk(
+    kernel: Kernel, store: SqlEventStore, settings: Settings, ids_used: Mapping[str, int]
+) -> Any:
+    """The agent desk of a paper session; None when no agent is enabled."""
+    from grekko.bootstrap.agents import build_agent_desk
+    from grekko.core.time import LiveClock
+
+    cfg = settings.agents
+    if not cfg.enabled:
+        return None
+    return build_agent_desk(
+        kernel,
+        store,
+        cfg.enabled,
+        vote_timeout_s=cfg.vote_timeout_ms / 1000,
+        confirmation_ttl_s=cfg.confirmation_ttl_s,
+        ids_used=ids_used,
+        confirmation_clock=LiveClock(),
     )
 
 

@@ -69,6 +69,7 @@ def build_platform(
 
 def _assemble(settings: Settings, session: Any) -> Platform:
     from grekko.adapters.sql.audit_store import SqlAuditLog
+    from grekko.adapters.sql.bookmark_store import SqlBookmarkStore
     from grekko.adapters.sql.idempotency_store import SqlIdempotencyStore
     from grekko.api.app import create_app
     from grekko.api.desk import TradingDesk
@@ -90,10 +91,12 @@ def _assemble(settings: Settings, session: Any) -> Platform:
         settings=settings,
         candles=SessionCandles(session.replay, kernel.clock),
         news=news,
+        bookmarks=SqlBookmarkStore(engine),
         streamer=streamer,
         ingest_metrics=ingest_metrics,
         audit=SqlAuditLog(engine, redact=redact),
         idempotency=SqlIdempotencyStore(engine),
+        agents=session.agents,
         ready_checks=_ready_checks(engine, kernel),
     )
     hub, realtime_routers = _realtime(settings, kernel, svc)
@@ -243,6 +246,6 @@ def open_vault(settings: Settings, engine: sa.Engine) -> Any:
     return LocalVault(engine, master_key(settings), on_reveal=redaction.register)
 
 
-def _static_dir() -> Path | None:
-    here = Path(__file__).resolve().parents[1] / "static"
-    return here if here.is_dir() else None
+def _static_dir() -> Path:
+    """Where `npm run build` in ui/ writes the web UI; until then / says how to build it."""
+    return Path(__file__).resolve().parents[1] / "static"

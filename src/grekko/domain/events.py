@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import msgspec
 
+from grekko.domain.agents import Decision, TradingProposal, Vote
 from grekko.domain.enums import (
     LiquiditySide,
     OrderSide,
@@ -106,6 +107,90 @@ class PositionChanged(Event, frozen=True, tag=True, kw_only=True):
     realized_pnl: Decimal
 
 
+class AgentEvent(Event, frozen=True, tag=True, kw_only=True):
+    """The agents' audit trail: every proposal, vote, decision and outcome, with reasons."""
+
+    proposal_id: str
+
+
+class ProposalSubmitted(AgentEvent, frozen=True, tag=True, kw_only=True):
+    proposal: TradingProposal
+
+
+class VoteCast(AgentEvent, frozen=True, tag=True, kw_only=True):
+    vote: Vote
+
+
+class ProposalDecided(AgentEvent, frozen=True, tag=True, kw_only=True):
+    decision: Decision
+    yes_weight: int
+    total_weight: int
+    quantity: Decimal  # what may execute: cut to the proposer's budget when MODIFIED
+    reason: str
+
+
+class ConfirmationRequested(AgentEvent, frozen=True, tag=True, kw_only=True):
+    agent_id: str
+    expires_ns: int
+
+
+class ProposalConfirmed(AgentEvent, frozen=True, tag=True, kw_only=True):
+    confirmed_by: str
+
+
+class ProposalDeclined(AgentEvent, frozen=True, tag=True, kw_only=True):
+    """Not executed after approval: the user rejected it, or its confirmation expired."""
+
+    declined_by: str
+    reason: str
+
+
+class ProposalExecuted(AgentEvent, frozen=True, tag=True, kw_only=True):
+    client_order_ids: tuple[str, ...]
+    reason: str = ""  # why nothing was sent, when client_order_ids is empty
+
+
+class ProposalOutcome(AgentEvent, frozen=True, tag=True, kw_only=True):
+    """What became of one of a proposal's orders: filled, denied by risk, rejected, canceled."""
+
+    client_order_id: str
+    status: str
+    reason: str = ""
+    filled_qty: Decimal = Decimal(0)
+    avg_px: Decimal | None = None
+
+
+class AgentConfigured(Event, frozen=True, tag=True, kw_only=True):
+    """An agent's configuration as set by the user; the latest per agent is the one in force."""
+
+    agent_id: str
+    enabled: bool
+    risk_budget_pct: Decimal
+    instruments: tuple[str, ...] = ()
+    strategies: tuple[str, ...] = ()
+    params: dict[str, str] = msgspec.field(default_factory=dict)
+    changed_by: str = ""
+
+
+class AgentStateChanged(Event, frozen=True, tag=True, kw_only=True):
+    """The user changed an agent's own state (veto threshold, notes, paused)."""
+
+    agent_id: str
+    changes: dict[str, str | bool | float]
+    changed_by: str = ""
+
+
+ProposalEvent = (
+    ProposalSubmitted
+    | VoteCast
+    | ProposalDecided
+    | ConfirmationRequested
+    | ProposalConfirmed
+    | ProposalDeclined
+    | ProposalExecuted
+    | ProposalOutcome
+)
+
 OrderEvent = (
     OrderInitialized
     | OrderDenied
@@ -118,7 +203,15 @@ OrderEvent = (
     | OrderExpired
 )
 
-StoredEvent = OrderEvent | AccountFunded | TradingStateChanged | CircuitBreakerTripped
+StoredEvent = (
+    OrderEvent
+    | AccountFunded
+    | TradingStateChanged
+    | CircuitBreakerTripped
+    | ProposalEvent
+    | AgentConfigured
+    | AgentStateChanged
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[StoredEvent] = msgspec.json.Decoder(StoredEvent)

@@ -57,3 +57,11 @@ class CompositePrice(msgspec.Struct, frozen=True):
     best_ask_venue: str = ""
     median_last: float | None = None
     vwap: float | None = None  # of trades across venues within the aggregator's window
+
+
+INDICATOR_TOPICS = "data.indicators.*"
+
+
+def indicator_topic(instrument_id: str) -> str:
+    """Where the enricher publishes an instrument's snapshots, in every mode."""
+    return f"data.indicators.{instrument_id}"

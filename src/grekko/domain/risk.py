@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from grekko.domain.agents import PROFILES, AgentType
 from grekko.domain.enums import OrderSide, TradingState
 
 
@@ -79,3 +80,58 @@ def reduces_position(position_qty: Decimal, side: OrderSide, qty: Decimal) -> bo
     if (position_qty > 0) == (side is OrderSide.BUY):
         return False
     return qty <= abs(position_qty)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLimit:
+    """An agent's per-trade cap and strategy list, as the risk engine enforces them.
+
+    The cap can be configured lower than the agent type's hard cap, never higher: the
+    constructor refuses it, so no configuration path can widen what an agent may do.
+    """
+
+    agent_id: str
+    agent_type: AgentType
+    max_trade_pct: Decimal
+    approved_strategies: frozenset[str] | None = None  # None = any strategy
+    instruments: frozenset[str] | None = None  # None = any instrument
+
+    def __post_init__(self) -> None:
+        hard = PROFILES[self.agent_type].max_trade_pct
+        if not Decimal(0) <= self.max_trade_pct <= hard:
+            raise ValueError(
+                f"{self.agent_id}: per-trade cap {self.max_trade_pct:%} is outside 0..{hard:%}, "
+                f"the hard cap of a {self.agent_type} agent"
+            )
+
+
+def check_agent_order(  # noqa: PLR0911 - one rule per return
+    limit: AgentLimit | None,
+    agent_id: str,
+    strategy: str,
+    instrument_id: str,
+    notional: Decimal,
+    equity: Decimal,
+    reduces: bool,
+) -> str | None:
+    """An agent's order passes only within its cap; orders that shrink a position always may."""
+    if limit is None:
+        return f"agent {agent_id} has no risk budget registered with the risk engine"
+    if limit.max_trade_pct <= 0:
+        return f"agent {agent_id} is read-only: it never trades"
+    if limit.instruments is not None and instrument_id not in limit.instruments:
+        return f"agent {agent_id} may not trade {instrument_id} (allowed: {', '.join(sorted(limit.instruments))})"
+    if limit.approved_strategies is not None and strategy not in limit.approved_strategies:
+        approved = ", ".join(sorted(limit.approved_strategies)) or "none"
+        return f"agent {agent_id} may only trade pre-approved strategies ({approved}), not {strategy!r}"
+    if reduces:
+        return None
+    if equity <= 0:
+        return "portfolio equity is not positive"
+    cap = equity * limit.max_trade_pct
+    if notional > cap:
+        return (
+            f"agent {agent_id} order notional {notional:.2f} exceeds its per-trade cap "
+            f"{limit.max_trade_pct:%} of portfolio value {equity:.2f} ({cap:.2f})"
+        )
+    return None

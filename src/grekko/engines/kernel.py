@@ -20,6 +20,9 @@ from grekko.domain.accounts import Account
 from grekko.domain.data import Bar, TradeTick
 from grekko.domain.events import (
     AccountFunded,
+    AgentConfigured,
+    AgentEvent,
+    AgentStateChanged,
     OrderFilled,
     OrderInitialized,
     StoredEvent,
@@ -159,6 +162,8 @@ def recover_from(kernel: Kernel, records: Iterable[RecordedEvent]) -> RecoveryRe
             cache.add_order(Order(event))
             report.orders += 1
             _count_order_number(report, event.client_order_id, event.strategy_id)
+        elif isinstance(event, AgentEvent | AgentConfigured | AgentStateChanged):
+            continue  # the agents rebuild their own read models from these
         elif hasattr(event, "client_order_id"):
             order = cache.orders[event.client_order_id]
             order.apply(event)  # type: ignore[arg-type]

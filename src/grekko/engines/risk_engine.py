@@ -13,6 +13,7 @@ from decimal import Decimal
 from grekko.core.money import ZERO
 from grekko.core.time import NS_PER_DAY, NS_PER_S, Clock
 from grekko.domain import risk
+from grekko.domain.agents import AGENT_ORDER_PREFIX, parse_agent_strategy_id
 from grekko.domain.commands import (
     ActivateKillSwitch,
     CancelAllOrders,
@@ -58,6 +59,7 @@ class RiskEngine:
         self._dd_fraction = float(limits.max_drawdown_pct)
         self._loss_fraction = float(limits.daily_loss_pct)
         self.denials = 0
+        self.agent_limits: dict[str, risk.AgentLimit] = {}
 
     # ---- command entry ----------------------------------------------------------------------
     def execute(self, command: object) -> None:
@@ -114,7 +116,12 @@ class RiskEngine:
         if notional > limits.max_order_notional:
             return risk.check_notional(notional, limits.max_order_notional)
         return (
-            (self._check_band(cmd, last) if cmd.order_type is not OrderType.MARKET else None)
+            (
+                self._check_agent(cmd, notional, position)
+                if cmd.strategy_id.startswith(AGENT_ORDER_PREFIX)
+                else None
+            )
+            or (self._check_band(cmd, last) if cmd.order_type is not OrderType.MARKET else None)
             or (
                 risk.check_position_limit(position, cmd.side, cmd.quantity, limits.max_position_qty)
                 if limits.max_position_qty is not None
@@ -125,6 +132,31 @@ class RiskEngine:
             )
             or self._check_rate()
             or (self._check_budget(cmd, ref) if limits.strategy_budget_pct < 1 else None)
+        )
+
+    def set_limits(self, limits: risk.RiskLimits) -> None:
+        """New limits at run time: the breakers' floor moves with them at once."""
+        self.limits = limits
+        self._dd_fraction = float(limits.max_drawdown_pct)
+        self._loss_fraction = float(limits.daily_loss_pct)
+        self._portfolio.drawdown_keep = 1.0 - self._dd_fraction
+        self._update_floor()
+
+    def set_agent_limit(self, limit: risk.AgentLimit) -> None:
+        """Register or change an agent's cap; its orders are denied until one is registered."""
+        self.agent_limits[limit.agent_id] = limit
+
+    def _check_agent(self, cmd: SubmitOrder, notional: Decimal, position: Decimal) -> str | None:
+        parsed = parse_agent_strategy_id(cmd.strategy_id)
+        agent_id, strategy = parsed if parsed is not None else ("", "")
+        return risk.check_agent_order(
+            self.agent_limits.get(agent_id),
+            agent_id,
+            strategy,
+            cmd.instrument_id,
+            notional,
+            self._portfolio.equity(),
+            risk.reduces_position(position, cmd.side, cmd.quantity),
         )
 
     def _check_band(self, cmd: SubmitOrder, last: Decimal | None) -> str | None:

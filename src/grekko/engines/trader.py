@@ -191,10 +191,12 @@ class StrategyContext:
         return instrument
 
     def position(self, instrument_id: str) -> Decimal:
-        return self._portfolio.position_qty(instrument_id)
+        """This strategy's own position: several strategies on one instrument (an agent's next
+        to a plain one) each manage what they bought, not each other's holdings."""
+        return self._portfolio.strategy_exposure(self.strategy_id, instrument_id)
 
     def is_flat(self, instrument_id: str) -> bool:
-        return self._portfolio.is_flat(instrument_id)
+        return self._portfolio.strategy_exposure(self.strategy_id, instrument_id) == 0
 
     def last_price(self, instrument_id: str) -> Decimal | None:
         return self._cache.last_price(instrument_id)

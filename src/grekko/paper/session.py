@@ -68,6 +68,7 @@ class PaperSession:
         self._phase = "starting"
         self._stopped_by = ""
         self._funded = funded_total(store, kernel.portfolio.cash_currency)
+        self.agents: Any = None  # the AgentDesk, when agents run in this session
 
     # ---- running ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event, observer: Callable[[], None] | None = None) -> str:

@@ -49,6 +49,9 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/streams"): V,
     ("GET", "/api/v1/streams/{stream_id}/messages"): V,
     ("GET", "/api/v1/news"): V,
+    ("GET", "/api/v1/news/bookmarks"): V,  # each user their own
+    ("PUT", "/api/v1/news/bookmarks/{news_id}"): V,
+    ("DELETE", "/api/v1/news/bookmarks/{news_id}"): V,
     ("GET", "/api/v1/events"): V,
     ("GET", "/metrics"): V,
     ("POST", "/api/v1/orders"): T,
@@ -69,6 +72,26 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/audit/verify"): A,
     ("GET", "/api/v1/secrets"): A,
     ("PUT", "/api/v1/secrets/{name}"): A,
+    ("GET", "/api/v1/agents"): V,
+    ("GET", "/api/v1/agents/{agent_id}"): V,
+    ("GET", "/api/v1/agents/{agent_id}/state"): V,
+    ("GET", "/api/v1/agents/{agent_id}/performance"): V,
+    ("GET", "/api/v1/agents/{agent_id}/analysis"): V,
+    ("GET", "/api/v1/agents/messages"): V,
+    ("GET", "/api/v1/agents/proposals"): V,
+    ("GET", "/api/v1/agents/proposals/{proposal_id}"): V,
+    ("GET", "/api/v1/agents/confirmations"): V,
+    ("POST", "/api/v1/agents/{agent_id}/propose"): T,
+    ("POST", "/api/v1/agents/messages"): T,
+    ("POST", "/api/v1/agents/proposals"): T,
+    ("POST", "/api/v1/agents/proposals/{proposal_id}/votes"): T,
+    ("POST", "/api/v1/agents/proposals/{proposal_id}/consensus"): T,
+    ("POST", "/api/v1/agents/proposals/{proposal_id}/confirm"): T,
+    ("POST", "/api/v1/agents/proposals/{proposal_id}/reject"): T,
+    ("POST", "/api/v1/agents/{agent_id}/enable"): A,
+    ("POST", "/api/v1/agents/select"): A,
+    ("PUT", "/api/v1/agents/{agent_id}/config"): A,
+    ("PATCH", "/api/v1/agents/{agent_id}/state"): A,
     ("DELETE", "/api/v1/secrets/{name}"): A,
 }
 PROTECTED = sorted(k for k, role in POLICY.items() if role is not None)
@@ -88,6 +111,7 @@ def concrete(path: str) -> str:
         .replace("{user_id}", "999")
         .replace("{stream_id}", "missing")
         .replace("{name}", "exchange/test/key")
+        .replace("{news_id}", "0" * 64)
     )
 
 

@@ -58,3 +58,18 @@ def test_watermarks_round_trip_and_a_restart_keeps_the_drawdown_breaker_armed() 
     bar(third, clock, 2, 100.0)
     assert third.risk.state is TradingState.HALTED
     assert third.risk.watermarks()[0] == 10_000.0
+
+
+def test_tighter_breaker_limits_set_at_run_time_take_effect_at_once() -> None:
+    from dataclasses import replace
+
+    clock = TestClock(T0)
+    kernel = kernel_on(InMemoryEventStore(), clock)
+    kernel.fund("USDT", Decimal(10_000))
+    bar(kernel, clock, 0, 100.0)
+    kernel.fund("USDT", Decimal(-400))  # 4 % down: inside the 5 % daily and 10 % drawdown limits
+    bar(kernel, clock, 1, 100.0)
+    assert kernel.risk.state is TradingState.ACTIVE
+    kernel.risk.set_limits(replace(kernel.risk.limits, max_drawdown_pct=Decimal("0.03")))
+    bar(kernel, clock, 2, 100.0)
+    assert kernel.risk.state is TradingState.HALTED

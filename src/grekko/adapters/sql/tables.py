@@ -172,3 +172,16 @@ idempotency_keys = sa.Table(
     sa.Column("response", sa.Text(), nullable=False),
     sa.Column("created_at", sa.BigInteger(), nullable=False),
 )
+
+news_bookmarks = sa.Table(
+    "news_bookmarks",
+    metadata,
+    sa.Column("user_id", sa.BigInteger(), primary_key=True),
+    sa.Column(
+        "news_id",
+        sa.String(64),
+        sa.ForeignKey("news.news_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("created_at", sa.BigInteger(), nullable=False),
+)

@@ -31,11 +31,11 @@ def test_opening_twice_migrates_once_and_keeps_the_data(open_sql: OpenSql) -> No
     first.append("O-1", [_submitted(1)], 0)
     second = open_sql()
     second.migrate()
-    assert current_revision(second.engine) == head_revision() == "0003"
+    assert current_revision(second.engine) == head_revision() == "0004"
     assert second.stream_version("O-1") == 1
     with second.engine.connect() as connection:
         versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-    assert versions == [("0003",)]
+    assert versions == [("0004",)]
 
 
 def test_migrated_tables_match_the_tables_the_queries_use(open_sql: OpenSql) -> None:
@@ -86,6 +86,7 @@ def test_postgres_schema_holds_every_table(open_postgres: OpenSql, pg_schema: st
             "audit_log",
             "secrets",
             "idempotency_keys",
+            "news_bookmarks",
         }
 
 

@@ -1,0 +1,231 @@
+"""Deploy WETH9, the devnet tokens and Uniswap V2 onto a chain, once.
+
+Addresses are recorded in <data_dir>/devnet/deployments.json under the chain id and genesis block
+hash: a reset devnet has a new genesis, so its empty chain is never mistaken for the old one. A
+second run finds the recorded contracts, checks that code lives at each address, and deploys only
+what is missing (nothing, normally). Transactions are signed locally with anvil's first dev account,
+derived from anvil's public test mnemonic (coincurve makes that signing fast).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import TxParams
+
+from grekko.adapters.devnet.artifacts import Artifact, check_router_matches_factory, load_artifact
+from grekko.adapters.devnet.paths import ChainError
+
+# anvil's default accounts come from this public test mnemonic: devnet-only, never holds real funds
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+DEPLOYMENTS_FILE = "deployments.json"
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    symbol: str
+    name: str
+    decimals: int
+    initial_supply: int  # whole tokens, minted to the deployer
+
+    @property
+    def base_units(self) -> int:
+        return int(self.initial_supply * 10**self.decimals)
+
+
+TOKENS: tuple[TokenSpec, ...] = (
+    TokenSpec("USDC", "USD Coin", 6, 1_000_000_000),
+    TokenSpec("WBTC", "Wrapped BTC", 8, 1_000_000),
+    TokenSpec("UNI", "Uniswap", 18, 1_000_000_000),
+)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chain_id: int
+    genesis_hash: str
+    deployer: str
+    contracts: Mapping[
+        str, ChecksumAddress
+    ]  # WETH9, USDC, WBTC, UNI, UniswapV2Factory, UniswapV2Router02
+    deployed: tuple[str, ...] = field(default=())  # names deployed by this run (empty: all found)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "genesis_hash": self.genesis_hash,
+            "deployer": self.deployer,
+            "contracts": dict(self.contracts),
+            "deployed": list(self.deployed),
+        }
+
+
+def dev_account(index: int = 0) -> LocalAccount:
+    Account.enable_unaudited_hdwallet_features()
+    account: LocalAccount = Account.from_mnemonic(
+        ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}"
+    )
+    return account
+
+
+def chain_key(w3: Web3) -> tuple[int, str]:
+    genesis = w3.eth.get_block(0)
+    return int(w3.eth.chain_id), "0x" + bytes(genesis["hash"]).hex()
+
+
+def _with_headroom(estimate: int) -> int:
+    """An estimate holds for the block it was made in: a Uniswap V2 pair's first trade in a new
+    second also writes its price accumulators (about 45k gas per pair touched), which an estimate
+    made in the old second misses. Unused gas is refunded, and devnet ether is free."""
+    return estimate * 2 + 60_000
+
+
+class Deployer:
+    """Signs and sends transactions from one account, waiting for each receipt."""
+
+    def __init__(self, w3: Web3, account: LocalAccount) -> None:
+        self.w3 = w3
+        self.account = account
+
+    def transact(self, tx: dict[str, Any]) -> dict[str, Any]:
+        tx = {
+            "from": self.account.address,
+            "chainId": self.w3.eth.chain_id,
+            "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
+            **tx,
+        }
+        if "gas" not in tx:
+            tx["gas"] = _with_headroom(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        tx.setdefault("gasPrice", self.w3.eth.gas_price)
+        signed = self.account.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30))
+        if receipt["status"] != 1:
+            raise ChainError(f"transaction {tx_hash.hex()} reverted")
+        return receipt
+
+    def deploy(self, artifact: Artifact, *args: Any) -> ChecksumAddress:
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        params = cast("TxParams", {"from": self.account.address, "gas": 0, "gasPrice": 0})
+        tx = factory.constructor(*args).build_transaction(params)  # encodes only: gas is given
+        receipt = self.transact({"data": tx["data"]})
+        address = receipt.get("contractAddress")
+        if not address:
+            raise ChainError(f"deploying {artifact.name} created no contract")
+        return Web3.to_checksum_address(address)
+
+    def call(self, contract: Contract, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
+        data = contract.encode_abi(fn, args=list(args))
+        return self.transact({"to": contract.address, "data": data, "value": value})
+
+
+def contract_at(w3: Web3, name: str, address: str, chain: Path | None = None) -> Contract:
+    artifact = load_artifact("GrekkoToken" if name in {t.symbol for t in TOKENS} else name, chain)
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact.abi)
+
+
+def _read_records(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise ChainError(f"{path} is not valid JSON ({exc}): delete it to deploy afresh") from exc
+    if not isinstance(data, dict):
+        raise ChainError(f"{path} does not hold a JSON object: delete it to deploy afresh")
+    return data
+
+
+def _write_records(path: Path, records: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def _has_code(w3: Web3, address: str | None) -> bool:
+    return bool(address) and len(w3.eth.get_code(Web3.to_checksum_address(str(address)))) > 0
+
+
+def _router_fits(w3: Web3, found: Mapping[str, str], chain: Path | None) -> bool:
+    if not all(_has_code(w3, found.get(n)) for n in ("UniswapV2Router02", "UniswapV2Factory")):
+        return False
+    router = contract_at(w3, "UniswapV2Router02", found["UniswapV2Router02"], chain)
+    return bool(
+        router.functions.factory().call() == Web3.to_checksum_address(found["UniswapV2Factory"])
+        and router.functions.WETH().call() == Web3.to_checksum_address(found["WETH9"])
+    )
+
+
+def _steps(
+    d: Deployer, found: dict[str, ChecksumAddress], chain: Path | None
+) -> list[tuple[str, Callable[[], ChecksumAddress], Callable[[], bool]]]:
+    """(name, deploy, is-already-there) in dependency order."""
+    w3, me = d.w3, d.account.address
+
+    def present(name: str) -> Callable[[], bool]:
+        return lambda: _has_code(w3, found.get(name))
+
+    token = load_artifact("GrekkoToken", chain)
+    steps: list[tuple[str, Callable[[], ChecksumAddress], Callable[[], bool]]] = [
+        ("WETH9", lambda: d.deploy(load_artifact("WETH9", chain)), present("WETH9"))
+    ]
+    for spec in TOKENS:
+        args = (spec.name, spec.symbol, spec.decimals, spec.base_units, me)
+        steps.append((spec.symbol, partial(d.deploy, token, *args), present(spec.symbol)))
+    steps.append(
+        (
+            "UniswapV2Factory",
+            lambda: d.deploy(load_artifact("UniswapV2Factory", chain), me),
+            present("UniswapV2Factory"),
+        )
+    )
+    steps.append(
+        (
+            "UniswapV2Router02",
+            lambda: d.deploy(
+                load_artifact("UniswapV2Router02", chain),
+                found["UniswapV2Factory"],
+                found["WETH9"],
+            ),
+            lambda: _router_fits(w3, found, chain),
+        )
+    )
+    return steps
+
+
+def deploy_all(w3: Web3, data_dir: Path, *, chain: Path | None = None) -> Deployment:
+    """Make sure every devnet contract exists on this chain; deploys only what is missing."""
+    check_router_matches_factory(chain)
+    chain_id, genesis = chain_key(w3)
+    path = Path(data_dir) / "devnet" / DEPLOYMENTS_FILE
+    records = _read_records(path)
+    key = f"{chain_id}:{genesis}"
+    account = dev_account()
+    recorded = records.get(key, {}).get("contracts", {})
+    found = {name: Web3.to_checksum_address(a) for name, a in recorded.items()}
+    deployer = Deployer(w3, account)
+    deployed: list[str] = []
+    for name, deploy, present in _steps(deployer, found, chain):
+        if present():
+            continue
+        found[name] = deploy()
+        deployed.append(name)
+        records[key] = {
+            "chain_id": chain_id,
+            "genesis_hash": genesis,
+            "deployer": account.address,
+            "contracts": found,
+        }
+        _write_records(path, records)  # after each one: an interrupted run resumes from here
+    return Deployment(chain_id, genesis, account.address, dict(found), tuple(deployed))
