@@ -21,13 +21,28 @@ from grekko.adapters.devnet.paths import ChainError, chain_dir
 MAINNET_PAIR_INIT_CODE_HASH = "0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f"
 
 
+NEEDS_LINKING = {"NonfungibleTokenPositionDescriptor": "NFTDescriptor"}
+
+
 def test_every_artifact_loads_with_abi_and_bytecode(anvil_path: Path) -> None:
     for name in ARTIFACT_PATHS:
-        artifact = load_artifact(name)
+        libraries = {NEEDS_LINKING[name]: "0x" + "ab" * 20} if name in NEEDS_LINKING else None
+        artifact = load_artifact(name, libraries=libraries)
         assert artifact.bytecode.startswith("0x")
         assert len(artifact.bytecode) > 2
         assert any(entry.get("type") == "function" for entry in artifact.abi)
         assert artifact.source.is_relative_to(chain_dir())
+
+
+def test_a_library_placeholder_is_linked_or_refused(anvil_path: Path) -> None:
+    name = "NonfungibleTokenPositionDescriptor"
+    with pytest.raises(ChainError, match="needs library NFTDescriptor linked"):
+        load_artifact(name)
+    linked = load_artifact(name, libraries={"NFTDescriptor": "0x" + "Ab" * 20}).bytecode
+    assert "__" not in linked
+    assert "ab" * 20 in linked
+    with pytest.raises(ChainError, match="not 20 bytes"):
+        load_artifact(name, libraries={"NFTDescriptor": "0x1234"})
 
 
 def test_pair_bytecode_is_the_mainnet_one(anvil_path: Path) -> None:

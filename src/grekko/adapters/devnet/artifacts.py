@@ -7,6 +7,7 @@ recompiled; only our own contracts (contracts/*.sol) are compiled, by `npm run b
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,27 @@ from eth_utils.crypto import keccak
 
 from grekko.adapters.devnet.paths import ChainError, chain_dir, require_file
 
+_V3_CORE = "node_modules/@uniswap/v3-core/artifacts/contracts"
+_V3_PERIPHERY = "node_modules/@uniswap/v3-periphery/artifacts/contracts"
+
 ARTIFACT_PATHS: dict[str, str] = {
     "WETH9": "node_modules/canonical-weth/build/contracts/WETH9.json",
     "UniswapV2Factory": "node_modules/@uniswap/v2-core/build/UniswapV2Factory.json",
     "UniswapV2Pair": "node_modules/@uniswap/v2-core/build/UniswapV2Pair.json",
     "UniswapV2Router02": "node_modules/@uniswap/v2-periphery/build/UniswapV2Router02.json",
     "GrekkoToken": "build/GrekkoToken.json",
+    "UniswapV3Factory": f"{_V3_CORE}/UniswapV3Factory.sol/UniswapV3Factory.json",
+    "UniswapV3Pool": f"{_V3_CORE}/UniswapV3Pool.sol/UniswapV3Pool.json",
+    "NFTDescriptor": f"{_V3_PERIPHERY}/libraries/NFTDescriptor.sol/NFTDescriptor.json",
+    "NonfungibleTokenPositionDescriptor": (
+        f"{_V3_PERIPHERY}/NonfungibleTokenPositionDescriptor.sol/"
+        "NonfungibleTokenPositionDescriptor.json"
+    ),
+    "NonfungiblePositionManager": (
+        f"{_V3_PERIPHERY}/NonfungiblePositionManager.sol/NonfungiblePositionManager.json"
+    ),
+    "SwapRouter": f"{_V3_PERIPHERY}/SwapRouter.sol/SwapRouter.json",
+    "QuoterV2": f"{_V3_PERIPHERY}/lens/QuoterV2.sol/QuoterV2.json",
 }
 
 
@@ -37,16 +53,47 @@ def _hex(code: object, source: Path) -> str:
         code = code.get("object")
     if not isinstance(code, str) or not code.removeprefix("0x"):
         raise ChainError(f"{source} has no creation bytecode")
-    text = code.removeprefix("0x")
-    if "__" in text:
-        raise ChainError(f"{source} needs library linking, which the devnet does not do")
-    return "0x" + text
+    return "0x" + code.removeprefix("0x")
 
 
-def load_artifact(name: str, chain: Path | None = None) -> Artifact:
+def _link(
+    text: str, references: Mapping[str, Mapping[str, Any]], libraries: Mapping[str, str], src: Path
+) -> str:
+    """Write each library's address over its placeholders (hardhat `linkReferences`: byte offsets
+    into the creation code). An unlinked placeholder left in the code is an error, never deployed."""
+    code = text.removeprefix("0x")
+    for libs in references.values():
+        for lib, spots in libs.items():
+            if lib not in libraries:
+                raise ChainError(f"{src} needs library {lib} linked: pass its deployed address")
+            address = libraries[lib].lower().removeprefix("0x")
+            if len(address) != 40:
+                raise ChainError(f"library {lib} address {libraries[lib]!r} is not 20 bytes")
+            for spot in spots:
+                start, length = int(spot["start"]) * 2, int(spot["length"]) * 2
+                code = code[:start] + address + code[start + length :]
+    if "__" in code:
+        raise ChainError(f"{src} needs library linking the artifact does not describe")
+    return "0x" + code
+
+
+def load_artifact(
+    name: str, chain: Path | None = None, *, libraries: Mapping[str, str] | None = None
+) -> Artifact:
+    """A known artifact by name; `libraries` maps library name -> address for linking."""
     if name not in ARTIFACT_PATHS:
         raise ChainError(f"unknown artifact {name!r}; known: {', '.join(sorted(ARTIFACT_PATHS))}")
-    relative = ARTIFACT_PATHS[name]
+    return load_artifact_file(name, ARTIFACT_PATHS[name], chain, libraries=libraries)
+
+
+def load_artifact_file(
+    name: str,
+    relative: str,
+    chain: Path | None = None,
+    *,
+    libraries: Mapping[str, str] | None = None,
+) -> Artifact:
+    """An artifact at `relative` (to chain/): a hardhat/truffle JSON with abi and bytecode."""
     how = (
         "run `make install` (it runs `npm run build` in chain/ to compile contracts/)"
         if relative.startswith("build/")
@@ -61,7 +108,9 @@ def load_artifact(name: str, chain: Path | None = None) -> Artifact:
     abi = data.get("abi")
     if not isinstance(abi, list):
         raise ChainError(f"{path} has no abi")
-    return Artifact(name=name, abi=abi, bytecode=_hex(code, path), source=path)
+    references = data.get("linkReferences") or {}
+    linked = _link(_hex(code, path), references, libraries or {}, path)
+    return Artifact(name=name, abi=abi, bytecode=linked, source=path)
 
 
 def pair_init_code_hash(chain: Path | None = None) -> str:

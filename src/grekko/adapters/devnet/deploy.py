@@ -14,20 +14,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
-from web3.types import TxParams
 
-from grekko.adapters.devnet.artifacts import Artifact, check_router_matches_factory, load_artifact
+from grekko.adapters.devnet.artifacts import check_router_matches_factory, load_artifact
+from grekko.adapters.devnet.deployer import Deployer, Step, dev_account, has_code
 from grekko.adapters.devnet.paths import ChainError
 
-# anvil's default accounts come from this public test mnemonic: devnet-only, never holds real funds
-ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+__all__ = ["Deployer", "Deployment", "contract_at", "deploy_all", "dev_account"]
+
 DEPLOYMENTS_FILE = "deployments.json"
 
 
@@ -70,63 +68,9 @@ class Deployment:
         }
 
 
-def dev_account(index: int = 0) -> LocalAccount:
-    Account.enable_unaudited_hdwallet_features()
-    account: LocalAccount = Account.from_mnemonic(
-        ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}"
-    )
-    return account
-
-
 def chain_key(w3: Web3) -> tuple[int, str]:
     genesis = w3.eth.get_block(0)
     return int(w3.eth.chain_id), "0x" + bytes(genesis["hash"]).hex()
-
-
-def _with_headroom(estimate: int) -> int:
-    """An estimate holds for the block it was made in: a Uniswap V2 pair's first trade in a new
-    second also writes its price accumulators (about 45k gas per pair touched), which an estimate
-    made in the old second misses. Unused gas is refunded, and devnet ether is free."""
-    return estimate * 2 + 60_000
-
-
-class Deployer:
-    """Signs and sends transactions from one account, waiting for each receipt."""
-
-    def __init__(self, w3: Web3, account: LocalAccount) -> None:
-        self.w3 = w3
-        self.account = account
-
-    def transact(self, tx: dict[str, Any]) -> dict[str, Any]:
-        tx = {
-            "from": self.account.address,
-            "chainId": self.w3.eth.chain_id,
-            "nonce": self.w3.eth.get_transaction_count(self.account.address, "pending"),
-            **tx,
-        }
-        if "gas" not in tx:
-            tx["gas"] = _with_headroom(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
-        tx.setdefault("gasPrice", self.w3.eth.gas_price)
-        signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = dict(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30))
-        if receipt["status"] != 1:
-            raise ChainError(f"transaction {tx_hash.hex()} reverted")
-        return receipt
-
-    def deploy(self, artifact: Artifact, *args: Any) -> ChecksumAddress:
-        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        params = cast("TxParams", {"from": self.account.address, "gas": 0, "gasPrice": 0})
-        tx = factory.constructor(*args).build_transaction(params)  # encodes only: gas is given
-        receipt = self.transact({"data": tx["data"]})
-        address = receipt.get("contractAddress")
-        if not address:
-            raise ChainError(f"deploying {artifact.name} created no contract")
-        return Web3.to_checksum_address(address)
-
-    def call(self, contract: Contract, fn: str, *args: Any, value: int = 0) -> dict[str, Any]:
-        data = contract.encode_abi(fn, args=list(args))
-        return self.transact({"to": contract.address, "data": data, "value": value})
 
 
 def contract_at(w3: Web3, name: str, address: str, chain: Path | None = None) -> Contract:
@@ -153,12 +97,8 @@ def _write_records(path: Path, records: Mapping[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _has_code(w3: Web3, address: str | None) -> bool:
-    return bool(address) and len(w3.eth.get_code(Web3.to_checksum_address(str(address)))) > 0
-
-
 def _router_fits(w3: Web3, found: Mapping[str, str], chain: Path | None) -> bool:
-    if not all(_has_code(w3, found.get(n)) for n in ("UniswapV2Router02", "UniswapV2Factory")):
+    if not all(has_code(w3, found.get(n)) for n in ("UniswapV2Router02", "UniswapV2Factory")):
         return False
     router = contract_at(w3, "UniswapV2Router02", found["UniswapV2Router02"], chain)
     return bool(
@@ -167,17 +107,15 @@ def _router_fits(w3: Web3, found: Mapping[str, str], chain: Path | None) -> bool
     )
 
 
-def _steps(
-    d: Deployer, found: dict[str, ChecksumAddress], chain: Path | None
-) -> list[tuple[str, Callable[[], ChecksumAddress], Callable[[], bool]]]:
+def v2_steps(d: Deployer, found: dict[str, ChecksumAddress], chain: Path | None) -> list[Step]:
     """(name, deploy, is-already-there) in dependency order."""
     w3, me = d.w3, d.account.address
 
     def present(name: str) -> Callable[[], bool]:
-        return lambda: _has_code(w3, found.get(name))
+        return lambda: has_code(w3, found.get(name))
 
     token = load_artifact("GrekkoToken", chain)
-    steps: list[tuple[str, Callable[[], ChecksumAddress], Callable[[], bool]]] = [
+    steps: list[Step] = [
         ("WETH9", lambda: d.deploy(load_artifact("WETH9", chain)), present("WETH9"))
     ]
     for spec in TOKENS:
@@ -204,6 +142,12 @@ def _steps(
     return steps
 
 
+# each returns its steps in dependency order; later protocols may use earlier ones' addresses
+_PROTOCOLS: tuple[
+    Callable[[Deployer, dict[str, ChecksumAddress], Path | None], list[Step]], ...
+] = (v2_steps,)
+
+
 def deploy_all(w3: Web3, data_dir: Path, *, chain: Path | None = None) -> Deployment:
     """Make sure every devnet contract exists on this chain; deploys only what is missing."""
     check_router_matches_factory(chain)
@@ -216,7 +160,8 @@ def deploy_all(w3: Web3, data_dir: Path, *, chain: Path | None = None) -> Deploy
     found = {name: Web3.to_checksum_address(a) for name, a in recorded.items()}
     deployer = Deployer(w3, account)
     deployed: list[str] = []
-    for name, deploy, present in _steps(deployer, found, chain):
+    steps = [step for protocol in _PROTOCOLS for step in protocol(deployer, found, chain)]
+    for name, deploy, present in steps:
         if present():
             continue
         found[name] = deploy()
