@@ -37,6 +37,7 @@ class Quote:
     fees: tuple[int, ...] = ()  # V3 fee tier of each hop in hundredths of a bip; empty on V2
     protocol: str = "uniswap_v2"
     gas_estimate: int = 0  # what the quoter reports, where it does (V3)
+    exact_output: bool = False  # amount_out is fixed and amount_in is what it costs (a buy)
 
 
 @dataclass(frozen=True)

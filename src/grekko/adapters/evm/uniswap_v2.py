@@ -90,6 +90,27 @@ class UniswapV2:
             raise SwapError(f"no Uniswap V2 route from {token_in} to {token_out}")
         return max((self.quote(amount_in, p) for p in routes), key=lambda q: q.amount_out)
 
+    def quote_out(self, amount_out: int, path: Sequence[str]) -> Quote:
+        """What exactly `amount_out` of path[-1] costs in path[0] (getAmountsIn)."""
+        checked = tuple(Web3.to_checksum_address(p) for p in path)
+        amounts = self.router.functions.getAmountsIn(amount_out, list(checked)).call()
+        ints = tuple(int(x) for x in amounts)
+        return Quote(checked, ints[0], amount_out, ints, exact_output=True)
+
+    def best_quote_out(self, amount_out: int, token_in: str, token_out: str) -> Quote:
+        routes = self.routes(token_in, token_out)
+        if not routes:
+            raise SwapError(f"no Uniswap V2 route from {token_in} to {token_out}")
+        quotes = []
+        for path in routes:
+            try:
+                quotes.append(self.quote_out(amount_out, path))
+            except ContractLogicError:  # the pool holds less than amount_out
+                continue
+        if not quotes:
+            raise SwapError(f"no Uniswap V2 pool from {token_in} holds {amount_out} {token_out}")
+        return min(quotes, key=lambda q: q.amount_in)
+
     def decimals(self, token: str) -> int:
         return self.sender.decimals(token)
 
@@ -125,14 +146,19 @@ class UniswapV2:
         if quote.amount_in <= 0 or not 0 <= slippage_bps < BPS:
             raise SwapError("amount_in must be positive and slippage_bps within [0, 10000)")
         amount_in, path = quote.amount_in, quote.path
-        if min_amount_out is None:
-            min_amount_out = quote.amount_out * (BPS - slippage_bps) // BPS
-        self.ensure_allowance(path[0], amount_in)
         deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + deadline_s
-        args = [amount_in, min_amount_out, list(path), self.account, deadline]
-        data = bytes.fromhex(
-            self.router.encode_abi("swapExactTokensForTokens", args=args).removeprefix("0x")
-        )
+        if quote.exact_output:  # the limit is on what may be paid
+            limit = amount_in * (BPS + slippage_bps) // BPS
+            self.ensure_allowance(path[0], limit)
+            fn, args = "swapTokensForExactTokens", [quote.amount_out, limit, list(path)]
+            min_amount_out = quote.amount_out
+        else:
+            if min_amount_out is None:
+                min_amount_out = quote.amount_out * (BPS - slippage_bps) // BPS
+            self.ensure_allowance(path[0], amount_in)
+            fn, args = "swapExactTokensForTokens", [amount_in, min_amount_out, list(path)]
+        encoded = self.router.encode_abi(fn, args=[*args, self.account, deadline])
+        data = bytes.fromhex(encoded.removeprefix("0x"))
         try:
             gas = self.sender.estimate(self.router.address, data)
         except ContractLogicError as exc:
