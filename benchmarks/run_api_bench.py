@@ -64,7 +64,7 @@ def launch_platform(
         input=PASSWORD.encode(), check=True, env=env, capture_output=True,
     )  # fmt: skip
     proc = subprocess.Popen(
-        [*grekko(), "up", "--data-dir", str(data_dir), "--port", str(port), *up_args],
+        [*grekko(), "up", "--no-devnet", "--data-dir", str(data_dir), "--port", str(port), *up_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -7,6 +7,7 @@ paper venue exactly as in a backtest.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -24,6 +25,14 @@ from grekko.domain.events import Event, OrderFilled
 from grekko.domain.instruments import Instrument, spot
 from grekko.domain.risk import RiskLimits
 from grekko.engines.kernel import Kernel
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_chain_unless_asked() -> None:
+    """Sessions built in-process read GREKKO_* from the environment: without this each would
+    start a devnet. The chain side is tested where it is asked for (tests/integration/chain)."""
+    os.environ.setdefault("GREKKO_CHAIN__ENABLED", "false")
+
 
 T0 = 1_704_067_200 * NS_PER_S  # 2024-01-01T00:00:00Z
 MINUTE = 60 * NS_PER_S

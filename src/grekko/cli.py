@@ -149,13 +149,25 @@ def up(
         str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default 8000).")] = None,
+    devnet: Annotated[
+        bool | None,
+        typer.Option(
+            "--devnet/--no-devnet",
+            help="Start the local chain with Uniswap and Aave and trade on it (default: on, "
+            "as chain.enabled says).",
+        ),
+    ] = None,
 ) -> None:
     """Start Grekko: the paper-trading kernel replaying real data, served on http://127.0.0.1:8000."""
     from grekko.commands.up import run_up
     from grekko.settings import load_settings
 
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    overrides: dict[str, object] = {
+        k: v for k, v in (("host", host), ("port", port)) if v is not None
+    }
     settings = load_settings(data_dir)
+    if devnet is not None:
+        overrides["chain"] = settings.chain.model_copy(update={"enabled": devnet})
     if overrides:
         settings = settings.model_copy(update=overrides)
     run_up(settings, speed=speed, max_bars=max_bars, view=view, serve=serve)

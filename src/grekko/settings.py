@@ -180,6 +180,35 @@ class AgentSettings(_Section):
     confirmation_ttl_s: Annotated[int, Field(ge=5, le=86_400)] = 120
 
 
+class ChainSettings(_Section):
+    """The on-chain side of `grekko up`. By default a local anvil with the real Uniswap V2/V3 and
+    Aave V3 contracts, pools seeded at the replay's prices and kept there by a market mirror.
+    `rpc_url` trades on a node that runs elsewhere (a fork, a testnet, mainnet) with the
+    contract and token addresses given here instead; `fork_url` starts the local anvil as a fork.
+    """
+
+    enabled: bool = True
+    rpc_url: Annotated[str, Field(pattern=r"^(https?|wss?)://")] | None = None
+    fork_url: Annotated[str, Field(pattern=r"^(https?|wss?)://")] | None = None
+    fork_block: Annotated[int, Field(ge=0)] | None = None
+    contracts: dict[str, Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]] = Field(
+        default_factory=dict
+    )  # with rpc_url/fork_url: WETH9, UniswapV2Router02, UniswapV2Factory, SwapRouter, ...
+    tokens: dict[str, Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]] = Field(
+        default_factory=dict
+    )  # with rpc_url/fork_url: symbol -> ERC-20 address (USDC, WBTC, ...)
+    slippage_bps: Annotated[int, Field(ge=0, le=1000)] = 50
+    pool_depth_usd: Annotated[ExactDecimal, Field(gt=0)] = Decimal(2_000_000)
+    mirror: bool = True  # keep devnet pool prices on the replayed market
+    watch_poll_s: Annotated[float, Field(gt=0, le=60, allow_inf_nan=False)] = 1.0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ChainSettings:
+        if self.rpc_url and self.fork_url:
+            raise ValueError("set rpc_url (a node elsewhere) or fork_url (a local fork), not both")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything a Grekko process is configured with; build it with `load_settings`."""
 
@@ -206,6 +235,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
+    chain: ChainSettings = Field(default_factory=ChainSettings)
 
     @classmethod
     def settings_customise_sources(

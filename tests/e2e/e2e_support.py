@@ -87,7 +87,7 @@ class Platform:
         assert self.process is None, "already running"
         self.starts += 1
         command = [
-            sys.executable, "-m", "grekko.cli", "up",
+            sys.executable, "-m", "grekko.cli", "up", "--no-devnet",
             "--data-dir", str(self.data_dir), "--port", str(self.port),
         ]  # fmt: skip
         with self.stderr_path.open("wb") as err:

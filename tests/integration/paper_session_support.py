@@ -90,6 +90,7 @@ def up_command(data_dir: Path, *, speed: float, max_bars: int) -> list[str]:
         "grekko.cli",
         "up",
         "--no-serve",
+        "--no-devnet",
         "--data-dir",
         str(data_dir),
         "--no-view",

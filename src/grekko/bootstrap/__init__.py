@@ -267,6 +267,49 @@ def _assemble_paper_session(
     venue = start_venue(kernel, "paper", settings.paper)
     for instrument in instruments:
         kernel.add_instrument(instrument)
+    chain = _paper_chain(kernel, store, settings, replay)
+    try:
+        session = _recover_paper_session(
+            settings, store, kernel, clock, venue, replay, cursors, cursor, speed, max_bars
+        )
+    except BaseException:
+        if chain is not None:
+            chain.close()
+        raise
+    if chain is not None:
+        from grekko.bootstrap.chain import start_chain
+
+        session.chain = chain
+        start_chain(chain, kernel, settings)
+    return session
+
+
+def _paper_chain(kernel: Kernel, store: SqlEventStore, settings: Settings, replay: Replay) -> Any:
+    """The chain side (devnet, wallet, DEX venue) with pools at the replay's first prices."""
+    if not settings.chain.enabled:
+        return None
+    from grekko.bootstrap.chain import build_chain
+
+    first: dict[str, Decimal] = {}
+    for feed in replay.feeds:
+        base, _, rest = feed.instrument_id.partition("/")
+        if base in {"BTC", "ETH", "UNI"} and rest.partition("@")[0] in {"USDT", "USD", "USDC"}:
+            first[base] = Decimal(repr(float(feed.columns.close[0])))
+    return build_chain(kernel, store.engine, settings, first)
+
+
+def _recover_paper_session(
+    settings: Settings,
+    store: SqlEventStore,
+    kernel: Kernel,
+    clock: TestClock,
+    venue: Any,
+    replay: Replay,
+    cursors: CursorStore,
+    cursor: Any,
+    speed: float,
+    max_bars: int | None,
+) -> PaperSession:
     recovery = kernel.recover()
     if cursor is not None and cursor.next_day_ns:
         kernel.risk.restore_watermarks(

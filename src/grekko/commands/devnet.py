@@ -33,7 +33,13 @@ def _data_dir(data_dir: Path | None) -> Path:
     return load_settings(data_dir).data_dir
 
 
-def devnet_up(data_dir: Path, *, deploy: bool = True) -> dict[str, Any]:
+def devnet_up(
+    data_dir: Path,
+    *,
+    deploy: bool = True,
+    fork_url: str | None = None,
+    fork_block: int | None = None,
+) -> dict[str, Any]:
     """Start the devnet and deploy what is missing; the result names every contract address."""
     from web3 import Web3
     from web3.exceptions import Web3Exception
@@ -42,9 +48,11 @@ def devnet_up(data_dir: Path, *, deploy: bool = True) -> dict[str, Any]:
     from grekko.adapters.devnet.devnet import Devnet
     from grekko.adapters.devnet.paths import ChainError
 
-    devnet = Devnet(data_dir)
+    devnet = Devnet(data_dir, fork_url=fork_url, fork_block=fork_block)
     info = devnet.up()
     out: dict[str, Any] = {"rpc_url": info.rpc_url, "pid": info.pid, "chain_id": info.chain_id}
+    if fork_url:
+        out["forked"] = True
     if deploy:
         w3 = Web3(Web3.HTTPProvider(info.rpc_url, request_kwargs={"timeout": 30}))
         try:
@@ -89,11 +97,28 @@ def _echo(payload: dict[str, Any]) -> None:
 def up(
     data_dir: DataDir = None,
     deploy: Annotated[
-        bool, typer.Option("--deploy/--no-deploy", help="Deploy WETH9, tokens and Uniswap V2.")
+        bool,
+        typer.Option(
+            "--deploy/--no-deploy", help="Deploy WETH9, tokens, Uniswap V2/V3 and Aave V3."
+        ),
     ] = True,
+    fork_url: Annotated[
+        str | None,
+        typer.Option(help="Fork this network (an RPC URL) instead of starting an empty chain."),
+    ] = None,
+    fork_block: Annotated[
+        int | None, typer.Option(min=0, help="With --fork-url: the block to fork at.")
+    ] = None,
 ) -> None:
     """Start anvil on 127.0.0.1 (a free port) with its state in the data dir, and deploy."""
-    _echo(devnet_up(_data_dir(data_dir), deploy=deploy))
+    _echo(
+        devnet_up(
+            _data_dir(data_dir),
+            deploy=deploy and fork_url is None,
+            fork_url=fork_url,
+            fork_block=fork_block,
+        )
+    )
 
 
 @devnet_app.command("status")

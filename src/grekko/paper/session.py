@@ -69,6 +69,7 @@ class PaperSession:
         self._stopped_by = ""
         self._funded = funded_total(store, kernel.portfolio.cash_currency)
         self.agents: Any = None  # the AgentDesk, when agents run in this session
+        self.chain: Any = None  # the ChainRuntime (devnet, wallet, DEX venue) when enabled
 
     # ---- running ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event, observer: Callable[[], None] | None = None) -> str:
@@ -145,6 +146,8 @@ class PaperSession:
     def close(self) -> None:
         for strategy_id in list(self.kernel.trader.strategies):
             self.kernel.trader.remove(strategy_id)
+        if self.chain is not None:
+            self.chain.close()
         self.store.close()
 
     # ---- reading ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ FAST_LIMITS = {
     "GREKKO_API__RATE_LIMIT_IP": "1000000/minute",
     "GREKKO_API__RATE_LIMIT_LOGIN": "1000/minute",
     "GREKKO_RISK__MAX_ORDERS_PER_SECOND": "100000",
+    "GREKKO_CHAIN__ENABLED": "false",  # the chain side has its own tests (tests/integration/chain)
 }
 
 

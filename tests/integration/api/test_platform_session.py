@@ -39,7 +39,17 @@ class Server:
         env = {**os.environ, "GREKKO_RISK__MAX_ORDERS_PER_SECOND": "1000"}
         self.port = port
         self.proc = subprocess.Popen(
-            [*grekko(), "up", "--data-dir", str(data_dir), "--port", str(port), "--speed", "200"],
+            [
+                *grekko(),
+                "up",
+                "--no-devnet",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+                "--speed",
+                "200",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

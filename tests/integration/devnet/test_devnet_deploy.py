@@ -39,8 +39,9 @@ def _deadline(w3: Web3) -> int:
 def test_addresses_are_recorded_under_chain_and_genesis(
     w3: Web3, session_deployment: Deployment, session_data_dir: Path
 ) -> None:
-    assert set(session_deployment.contracts) == NAMES
-    assert set(session_deployment.deployed) == NAMES  # the session's first run deployed all
+    # the tokens and V2 at least; V3 and Aave have their own tests (test_deploy_v3/aave)
+    assert set(session_deployment.contracts) >= NAMES
+    assert set(session_deployment.deployed) == set(session_deployment.contracts)  # all, first run
     assert session_deployment.deployer == dev_account(0).address
     records = json.loads((session_data_dir / "devnet" / "deployments.json").read_text())
     genesis = "0x" + bytes(w3.eth.get_block(0)["hash"]).hex()

@@ -21,6 +21,8 @@ from web3 import Web3
 from web3.contract import Contract
 
 from grekko.adapters.devnet.artifacts import check_router_matches_factory, load_artifact
+from grekko.adapters.devnet.deploy_aave import aave_steps
+from grekko.adapters.devnet.deploy_v3 import v3_steps
 from grekko.adapters.devnet.deployer import Deployer, Step, dev_account, has_code
 from grekko.adapters.devnet.paths import ChainError
 
@@ -145,7 +147,7 @@ def v2_steps(d: Deployer, found: dict[str, ChecksumAddress], chain: Path | None)
 # each returns its steps in dependency order; later protocols may use earlier ones' addresses
 _PROTOCOLS: tuple[
     Callable[[Deployer, dict[str, ChecksumAddress], Path | None], list[Step]], ...
-] = (v2_steps,)
+] = (v2_steps, v3_steps, aave_steps)
 
 
 def deploy_all(w3: Web3, data_dir: Path, *, chain: Path | None = None) -> Deployment:

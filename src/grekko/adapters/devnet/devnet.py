@@ -102,8 +102,14 @@ class Devnet:
         chain: Path | None = None,
         chain_id: int = DEVNET_CHAIN_ID,
         state_interval_s: int = STATE_INTERVAL_S,
+        fork_url: str | None = None,
+        fork_block: int | None = None,
     ) -> None:
+        """fork_url: start anvil as a fork of that network (its contracts, balances and prices at
+        fork_block, or its head), for paper trading against real pools."""
         self.dir = Path(data_dir) / "devnet"
+        self.fork_url = fork_url
+        self.fork_block = fork_block
         self.chain = chain
         self.chain_id = chain_id
         self.state_interval_s = state_interval_s
@@ -156,6 +162,10 @@ class Devnet:
             *("--host", HOST, "--port", str(port), "--chain-id", str(self.chain_id)),
             *("--state", str(self.state_path), "--state-interval", str(self.state_interval_s)),
         ]
+        if self.fork_url:
+            args += ["--fork-url", self.fork_url]
+            if self.fork_block is not None:
+                args += ["--fork-block-number", str(self.fork_block)]
         with self.log_path.open("ab") as log:
             proc = subprocess.Popen(  # noqa: S603 - our pinned binary, arguments we built
                 args,
