@@ -354,25 +354,34 @@ def _watcher(
     kernel: Any, w3: Web3, pools: list[Any], cfg: ChainSettings, handoff: Handoff
 ) -> tuple[Any, Callable[[], None]]:
     """Swaps in the venue's pools become trade ticks of its instruments (and quotes per block),
-    polled on a thread; the returned callable stops it."""
+    polled on a thread; the returned callable stops it. Records pass the pipeline's normalizer
+    and validator (schema, order, duplicates, spikes); rejects go to `watcher.quarantine`. No
+    bars are built from them: blocks carry wall time, the replay's bars and breakers data time."""
     from grekko.adapters.evm.chain_source import ChainWatcher
     from grekko.domain.raw import RawQuote, RawTrade
     from grekko.engines.ingest.normalizer import Normalizer
+    from grekko.engines.ingest.quarantine import Quarantine, Rejected
+    from grekko.engines.ingest.validator import Validator
 
     # from the next block on: every swap after start-up reaches the pipeline, none before twice
     watcher = ChainWatcher(w3, pools, cfg.watch_poll_s, start_block=int(w3.eth.block_number) + 1)
-    normalizer = Normalizer()
+    normalizer, validator, quarantine = Normalizer(), Validator(), Quarantine(capacity=1000)
+    watcher.quarantine = quarantine  # type: ignore[attr-defined]
     stop = threading.Event()
 
     def publish(records: list[Any]) -> None:
         for raw in records:
             try:
                 if isinstance(raw, RawTrade):
-                    kernel.data.process_trade(normalizer.trade(raw))
+                    tick = normalizer.trade(raw)
+                    validator.trade(tick)
+                    kernel.data.process_trade(tick)
                 elif isinstance(raw, RawQuote):
-                    kernel.data.process_quote(normalizer.quote(raw))
-            except Exception:
-                log.warning("chain record dropped: %r", raw, exc_info=True)
+                    quote = normalizer.quote(raw)
+                    validator.quote(quote)
+                    kernel.data.process_quote(quote)
+            except Rejected as error:
+                quarantine.add(watcher.name, error, raw, kernel.clock.timestamp_ns())
 
     def poll() -> None:
         while not stop.wait(cfg.watch_poll_s):

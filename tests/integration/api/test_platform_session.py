@@ -147,7 +147,7 @@ def test_a_full_session_serves_trades_streams_and_leaks_no_secret(tmp_path: Path
         assert event["topic"] == "orders"
         cid = answers[0].json()["client_order_id"]
         assert event["data"]["client_order_id"] == cid  # type: ignore[index]
-        mine = httpx.get(f"{url}/api/v1/orders", headers={"X-API-Key": api_key}).json()
+        mine = httpx.get(f"{url}/api/v1/orders?limit=1000", headers={"X-API-Key": api_key}).json()
         assert [o["client_order_id"] for o in mine].count(cid) == 1
         assert httpx.get(f"{url}/api/v1/audit/verify", headers=admin).json()["ok"] is True
         metrics = httpx.get(f"{url}/metrics", headers={"X-API-Key": api_key}).text

@@ -93,6 +93,7 @@ def test_pool_swaps_are_trade_ticks_of_the_venue_instruments(
     assert tick is not None, "no swap of the WETH/USDC pools reached the data pipeline"
     eth = float(_close(session, "ETH/USDT@paper"))
     assert abs(tick.price / eth - 1) < 0.01
+    assert list(session.chain.watcher.quarantine.recent) == []  # every record passed validation
 
 
 def test_a_dex_order_fills_by_a_swap_and_the_books_match_the_chain(

@@ -3,6 +3,12 @@ borrowed by the keystore wallet through the adapter and received by our FlashLoa
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 from evm_chain_support import EvmChain
 from web3 import Web3
@@ -11,7 +17,7 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from grekko.adapters.devnet.artifacts import load_artifact, load_artifact_file
-from grekko.adapters.devnet.deploy import Deployer, dev_account
+from grekko.adapters.devnet.deploy import Deployer, contract_at, dev_account
 from grekko.adapters.devnet.deploy_aave import (
     FLASH_LOAN_PREMIUM_BPS,
     RESERVES,
@@ -49,13 +55,13 @@ def _probe(evm: EvmChain, premium_funds: int = 0, symbol: str = "USDC") -> Contr
     provider = evm.deployment.contracts["AavePoolAddressesProvider"]
     address = deployer.deploy(artifact, provider)
     if premium_funds:
-        token = evm.w3.eth.contract(address=evm.token(symbol), abi=load_artifact("GrekkoToken").abi)
+        token = contract_at(evm.w3, symbol, evm.token(symbol))
         deployer.call(token, "transfer", address, premium_funds)
     return evm.w3.eth.contract(address=address, abi=artifact.abi)
 
 
 def _balance(evm: EvmChain, token: str, owner: str) -> int:
-    erc20 = evm.w3.eth.contract(address=token, abi=load_artifact("GrekkoToken").abi)
+    erc20 = contract_at(evm.w3, "USDC", token)  # any devnet token: they share one ABI
     return int(erc20.functions.balanceOf(owner).call())
 
 
@@ -114,7 +120,7 @@ def test_weth_flash_loan_on_the_wrapped_reserve(evm: EvmChain, aave: AaveV3) -> 
     amount = 123 * 10**18 + 7
     premium = _premium(amount, 5)
     deployer = Deployer(evm.w3, dev_account())
-    weth = evm.w3.eth.contract(address=evm.token("WETH9"), abi=load_artifact("WETH9").abi)
+    weth = contract_at(evm.w3, "WETH9", evm.token("WETH9"))
     probe = _probe(evm)
     deployer.call(weth, "deposit", value=premium)
     deployer.call(weth, "transfer", probe.address, premium)
@@ -178,3 +184,55 @@ def test_the_probe_takes_calls_from_the_pool_only(evm: EvmChain) -> None:
     call = probe.functions.executeOperation(evm.token("USDC"), 1, 0, evm.wallet.address, b"")
     with pytest.raises(ContractLogicError, match="caller is not the pool"):
         call.call({"from": Web3.to_checksum_address(evm.wallet.address)})
+
+
+@contextmanager
+def _manual_mining(w3: Web3) -> Iterator[None]:
+    """Blocks are mined only on evm_mine, so transactions can be queued into one block."""
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+
+
+def _wait_for_pending(w3: Web3, count: int) -> None:
+    for _ in range(500):
+        status = w3.provider.make_request("txpool_status", [])["result"]  # type: ignore[arg-type]
+        if int(status["pending"], 16) >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{count} transactions never reached the pool")
+
+
+def test_a_loan_that_reverts_on_chain_reports_the_replayed_reason(
+    evm: EvmChain, aave: AaveV3
+) -> None:
+    """The estimate passes on the latest block, but a pricier transaction queued ahead of the
+    loan in the same block turns flash loans off: the mined loan reverts, and its reason is read
+    by replaying it on that block."""
+    w3, usdc, amount = evm.w3, evm.token("USDC"), 5_000 * USDC
+    probe = _probe(evm, _premium(amount, 5))
+    configurator = w3.eth.contract(
+        address=evm.deployment.contracts["AavePoolConfigurator"], abi=aave_abi("PoolConfigurator")
+    )
+    admin = dev_account()
+    disable: dict[str, Any] = {
+        "to": configurator.address,
+        "data": configurator.encode_abi("setReserveFlashLoaning", args=[usdc, False]),
+        "nonce": w3.eth.get_transaction_count(admin.address),
+        "gas": 300_000,
+        "gasPrice": 1_000 * 10**9,  # well above the wallet's tip: first in the block
+        "chainId": w3.eth.chain_id,
+    }
+    with _manual_mining(w3), ThreadPoolExecutor(max_workers=1) as pool:
+        w3.eth.send_raw_transaction(admin.sign_transaction(disable).raw_transaction)
+        loan = pool.submit(aave.flash_loan_simple, probe.address, usdc, amount)
+        _wait_for_pending(w3, 2)
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        result = loan.result(timeout=30)
+    assert isinstance(result, FlashLoanRejected), result
+    assert result.tx_hash is not None
+    assert w3.eth.get_transaction_receipt(result.tx_hash)["status"] == 0  # type: ignore[arg-type]
+    assert result.reason == "FLASHLOAN_DISABLED (91)"
+    assert probe.functions.loans().call() == 0

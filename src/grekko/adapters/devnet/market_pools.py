@@ -16,6 +16,7 @@ prices, changes nothing.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -38,19 +39,13 @@ V2_FEE = 3000  # hundredths of a bip, as V3 spells fee tiers: V2's fixed 0.3 %
 V3_FEES = (500, 3000)
 DOLLAR = "USDC"
 _GAS_MONEY = 100 * ETHER
-_DEADLINE_S = 3600
+NO_DEADLINE = 2**256 - 1  # seeding and mirror swaps are mined at once on the devnet
 
 # market asset -> the devnet token that stands for it
 INSTRUMENT_TOKENS: Mapping[str, str] = {
-    "BTC": "WBTC",
-    "ETH": "WETH",
-    "USDT": "USDC",
-    "USD": "USDC",
-    "USDC": "USDC",
-    "UNI": "UNI",
-    "WBTC": "WBTC",
-    "WETH": "WETH",
-}
+    "BTC": "WBTC", "ETH": "WETH", "USDT": "USDC", "USD": "USDC",
+    **{token: token for token in ("USDC", "UNI", "WBTC", "WETH")},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,11 +59,9 @@ class PoolPair:
 
 
 MARKET_PAIRS: tuple[PoolPair, ...] = (
-    PoolPair("WETH", "USDC"),
-    PoolPair("WBTC", "USDC"),
-    PoolPair("WBTC", "WETH"),
+    PoolPair("WETH", "USDC"), PoolPair("WBTC", "USDC"), PoolPair("WBTC", "WETH"),
     PoolPair("UNI", "WETH"),
-)
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,9 +95,7 @@ def pool_token(asset: str) -> str:
     """The devnet token for a market asset: BTC -> WBTC, ETH -> WETH, USDT/USD/USDC -> USDC."""
     token = INSTRUMENT_TOKENS.get(asset.strip().upper())
     if token is None:
-        raise ChainError(
-            f"no devnet token stands for {asset!r}; known: {sorted(INSTRUMENT_TOKENS)}"
-        )
+        raise ChainError(f"no devnet token stands for {asset!r}: {sorted(INSTRUMENT_TOKENS)}")
     return token
 
 
@@ -167,10 +158,21 @@ def _abi(name: str) -> list[dict[str, Any]]:
     return load_artifact(name).abi
 
 
+_CONTRACTS: weakref.WeakKeyDictionary[Web3, dict[tuple[str, str], Contract]] = (
+    weakref.WeakKeyDictionary()
+)
+_DECIMALS: weakref.WeakKeyDictionary[Web3, dict[str, int]] = weakref.WeakKeyDictionary()
+
+
 def contract(w3: Web3, name: str, address: str) -> Contract:
-    """deploy.contract_at with the ABI cached."""
-    artifact = "GrekkoToken" if name in {t.symbol for t in TOKENS} else name
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=_abi(artifact))
+    """deploy.contract_at, built once per node connection: web3 takes milliseconds to build a
+    contract object, more than the call it then makes."""
+    known = _CONTRACTS.setdefault(w3, {})
+    key = (name, Web3.to_checksum_address(address))
+    if key not in known:
+        artifact = "GrekkoToken" if name in {t.symbol for t in TOKENS} else name
+        known[key] = w3.eth.contract(address=key[1], abi=_abi(artifact))
+    return known[key]
 
 
 def token_address(deployment: Deployment, symbol: str) -> ChecksumAddress:
@@ -185,15 +187,21 @@ def token_contract(w3: Web3, deployment: Deployment, symbol: str) -> Contract:
     return contract(w3, name, token_address(deployment, symbol))
 
 
+def token_decimals(w3: Web3, deployment: Deployment, symbol: str) -> int:
+    """Asked once per node connection: a token's decimals never change."""
+    known = _DECIMALS.setdefault(w3, {})
+    address = token_address(deployment, symbol)
+    if address not in known:
+        known[address] = int(token_contract(w3, deployment, symbol).functions.decimals().call())
+    return known[address]
+
+
 def _describe(
     w3: Web3, deployment: Deployment, pair: PoolPair, venue: str, address: str, fee: int
 ) -> MarketPool:
     base = token_address(deployment, pair.base)
     quote = token_address(deployment, pair.quote)
-    decimals = [
-        int(token_contract(w3, deployment, s).functions.decimals().call())
-        for s in (pair.base, pair.quote)
-    ]
+    decimals = [token_decimals(w3, deployment, s) for s in (pair.base, pair.quote)]
     return MarketPool(
         venue=venue,
         pair=pair,
@@ -214,8 +222,7 @@ def _nonzero(address: str) -> bool:
 def find_v2_pool(w3: Web3, deployment: Deployment, pair: PoolPair) -> MarketPool | None:
     """The pair if it exists and holds liquidity; an empty pair counts as missing."""
     factory = contract(w3, "UniswapV2Factory", deployment.contracts["UniswapV2Factory"])
-    base = token_address(deployment, pair.base)
-    quote = token_address(deployment, pair.quote)
+    base, quote = (token_address(deployment, s) for s in (pair.base, pair.quote))
     address = str(factory.functions.getPair(base, quote).call())
     if not _nonzero(address):
         return None
@@ -230,8 +237,7 @@ def find_v3_pool(w3: Web3, deployment: Deployment, pair: PoolPair, fee: int) -> 
     if "UniswapV3Factory" not in deployment.contracts:
         return None
     factory = contract(w3, "UniswapV3Factory", deployment.contracts["UniswapV3Factory"])
-    base = token_address(deployment, pair.base)
-    quote = token_address(deployment, pair.quote)
+    base, quote = (token_address(deployment, s) for s in (pair.base, pair.quote))
     address = str(factory.functions.getPool(base, quote, fee).call())
     if not _nonzero(address):
         return None
@@ -320,30 +326,19 @@ def _seed_v2(
     for symbol, units in needs.items():
         ensure_token_balance(w3, deployer, deployment, symbol, units)
         ensure_allowance(token_contract(w3, deployment, symbol), deployer, router.address, units)
-    deadline = int(w3.eth.get_block("latest")["timestamp"]) + _DEADLINE_S
     me = deployer.account.address
     for pair, base_units, quote_units in seeds:
         base = token_address(deployment, pair.base)
         quote = token_address(deployment, pair.quote)
-        args = (base, quote, base_units, quote_units, base_units, quote_units, me, deadline)
+        args = (base, quote, base_units, quote_units, base_units, quote_units, me, NO_DEADLINE)
         deployer.call(router, "addLiquidity", *args)
-
-
-def _decimals(w3: Web3, deployment: Deployment, symbol: str) -> int:
-    return int(token_contract(w3, deployment, symbol).functions.decimals().call())
 
 
 def _seed_plan(
     w3: Web3, deployment: Deployment, pair: PoolPair, usd: Mapping[str, Decimal], depth: Decimal
 ) -> tuple[PoolPair, int, int]:
-    base_units, quote_units = seed_amounts(
-        pair_price(pair, usd),
-        usd[pair.base],
-        depth,
-        _decimals(w3, deployment, pair.base),
-        _decimals(w3, deployment, pair.quote),
-    )
-    return pair, base_units, quote_units
+    decimals = (token_decimals(w3, deployment, s) for s in (pair.base, pair.quote))
+    return pair, *seed_amounts(pair_price(pair, usd), usd[pair.base], depth, *decimals)
 
 
 def seed_market_pools(
@@ -366,11 +361,7 @@ def seed_market_pools(
     if "UniswapV3Factory" in deployment.contracts:
         created |= _seed_v3(w3, deployer, deployment, usd, depth_usd, v3_fees)
     pools = find_market_pools(w3, deployment, v3_fees)
-    return [_with_created(pool, (pool.venue, pool.symbol, pool.fee) in created) for pool in pools]
-
-
-def _with_created(pool: MarketPool, created: bool) -> MarketPool:
-    return replace(pool, created=created)
+    return [replace(p, created=(p.venue, p.symbol, p.fee) in created) for p in pools]
 
 
 def _seed_v3(

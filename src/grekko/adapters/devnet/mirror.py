@@ -26,6 +26,7 @@ from web3.contract import Contract
 
 from grekko.adapters.devnet.deploy import Deployer, Deployment, dev_account
 from grekko.adapters.devnet.market_pools import (
+    NO_DEADLINE,
     MarketPool,
     contract,
     ensure_allowance,
@@ -50,7 +51,6 @@ DEFAULT_TOLERANCE_BPS = Decimal(2)
 FUNDING_SHARE = Fraction(1, 10)  # the maker holds this share of each token's pooled amount
 _MAKER_ETHER = 10_000 * ETHER
 SWAP_GAS = 1_500_000  # a swap through one pool needs a tenth of it; the rest is refunded
-NO_DEADLINE = 2**256 - 1  # the maker's swaps are mined at once on the devnet
 V2_SYNC_TOPIC = bytes(Web3.keccak(text="Sync(uint112,uint112)"))
 V3_SWAP_TOPIC = bytes(Web3.keccak(text="Swap(address,address,int256,int256,uint160,uint128,int24)"))
 
@@ -255,6 +255,7 @@ class MarketMirror:
             target = pair_price(pool.pair, usd)
             if off_by_bps(state_price(pool, state), target) > self.tolerance_bps:
                 plans.append(self._plan(pool, state, target))
+        plans = [p for p in plans if p.amount > 0]  # a pool too shallow to move by one unit
         if not plans:
             return []
         needs: dict[str, int] = {}
