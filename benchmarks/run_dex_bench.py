@@ -8,6 +8,10 @@ and explicit gas, sent without waiting, then every receipt checked; (4) the refe
 web3.py ERC-20 transfers signed with eth_account, sent the same way. Targets: >= 200 swaps/s
 sustained, quote p50 < 5 ms.
 
+Also measured: (5) a two-hop Uniswap V3 quote (QuoterV2, which simulates the swap) and (6) the
+DexRouter's best quote across V2 and every V3 fee tier (route discovery included), as the DEX
+venue asks for each order.
+
 Usage: python -m benchmarks.run_dex_bench [--quotes N] [--swaps N] [--pipelined N]
 """
 
@@ -18,6 +22,7 @@ import json
 import os
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +37,10 @@ from grekko.adapters.devnet.artifacts import load_artifact
 from grekko.adapters.devnet.deploy import Deployer, contract_at, deploy_all, dev_account
 from grekko.adapters.devnet.devnet import Devnet
 from grekko.adapters.devnet.pools import add_v2_eth_pools
+from grekko.adapters.devnet.pools_v3 import add_v3_pool
 from grekko.adapters.evm import NonceManager, UniswapV2, UniswapV2Config
+from grekko.adapters.evm.routing import DexRouter
+from grekko.adapters.evm.uniswap_v3 import UniswapV3, UniswapV3Config
 from grekko.adapters.sql.engine import build_engine
 from grekko.adapters.sql.migrate import upgrade_to_head
 from grekko.adapters.vault import LocalVault
@@ -51,6 +59,9 @@ def _setup(data_dir: Path) -> tuple[Devnet, Web3, Any, KeystoreWallet]:
     w3 = Web3(Web3.HTTPProvider(info.rpc_url, request_kwargs={"timeout": 60}))
     deployment = deploy_all(w3, data_dir)
     add_v2_eth_pools(w3, deployment, POOLS)
+    for symbol, tokens, ether in POOLS:  # the same prices on V3, 0.3 % tier, full range
+        price = Decimal(tokens) / Decimal(ether)
+        add_v3_pool(w3, deployment, "WETH", symbol, 3000, price, amount_a_whole=Decimal(ether))
     deployer = Deployer(w3, dev_account())
     engine = build_engine(f"sqlite:///{data_dir / 'vault.db'}")
     upgrade_to_head(engine)
@@ -78,18 +89,47 @@ def _adapter(w3: Web3, deployment: Any, wallet: KeystoreWallet) -> UniswapV2:
     return UniswapV2(w3, config, wallet)
 
 
-def bench_quotes(dex: UniswapV2, usdc: str, uni: str, n: int) -> dict[str, float]:
-    path = dex.best_quote(1_000 * 10**6, usdc, uni).path
+def _v3_adapter(w3: Web3, deployment: Any, wallet: KeystoreWallet) -> UniswapV3:
+    c = deployment.contracts
+    config = UniswapV3Config(
+        factory=c["UniswapV3Factory"],
+        swap_router=c["SwapRouter"],
+        quoter=c["QuoterV2"],
+        weth=c["WETH9"],
+        factory_abi=load_artifact("UniswapV3Factory").abi,
+        swap_router_abi=load_artifact("SwapRouter").abi,
+        quoter_abi=load_artifact("QuoterV2").abi,
+        pool_abi=load_artifact("UniswapV3Pool").abi,
+        erc20_abi=load_artifact("GrekkoToken").abi,
+    )
+    return UniswapV3(w3, config, wallet)
+
+
+def _latency(n: int, call: Any) -> dict[str, float]:
     times = np.empty(n)
     for i in range(n):
         t0 = time.perf_counter()
-        dex.quote(1_000 * 10**6 + i, path)
+        call(i)
         times[i] = time.perf_counter() - t0
     return {
         "quotes": n,
         "p50_ms": round(float(np.percentile(times, 50)) * 1000, 2),
         "p99_ms": round(float(np.percentile(times, 99)) * 1000, 2),
     }
+
+
+def bench_quotes(dex: UniswapV2, usdc: str, uni: str, n: int) -> dict[str, float]:
+    path = dex.best_quote(1_000 * 10**6, usdc, uni).path
+    return _latency(n, lambda i: dex.quote(1_000 * 10**6 + i, path))
+
+
+def bench_v3_quotes(v3: UniswapV3, usdc: str, uni: str, n: int) -> dict[str, float]:
+    best = v3.best_quote(1_000 * 10**6, usdc, uni)
+    return _latency(n, lambda i: v3.quote(1_000 * 10**6 + i, best.path, best.fees))
+
+
+def bench_router_quotes(router: DexRouter, usdc: str, uni: str, n: int) -> dict[str, float]:
+    return _latency(n, lambda i: router.best_quote(1_000 * 10**6 + i, usdc, uni))
 
 
 def bench_sequential(dex: UniswapV2, usdc: str, uni: str, n: int) -> dict[str, float]:
@@ -170,17 +210,24 @@ def bench_bare_transfers(w3: Web3, usdc_address: str, n: int) -> dict[str, float
 
 
 def report(
-    q: dict[str, float], seq: dict[str, float], pipe: dict[str, float], bare: dict[str, float]
+    q: dict[str, float],
+    seq: dict[str, float],
+    pipe: dict[str, float],
+    bare: dict[str, float],
+    v3: dict[str, float],
+    routed: dict[str, float],
 ) -> str:
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     ratio = pipe["per_s"] / bare["per_s"] if bare["per_s"] else 0.0
     return "\n".join(
         [
-            f"Latest `make bench-dex` ({when} UTC, anvil 1.7.1 from npm, real Uniswap V2 bytecode, one process, 2 cores):",
+            f"Latest `make bench-dex` ({when} UTC, anvil 1.7.1 from npm, real Uniswap V2/V3 bytecode, one process, 2 cores):",
             "",
             "| measure | result | target |",
             "|---|---|---|",
             f"| quote, 2 hops (USDC→WETH→UNI, getAmountsOut) | p50 **{q['p50_ms']} ms**, p99 {q['p99_ms']} ms | p50 < 5 ms |",
+            f"| quote, 2 hops on V3 (QuoterV2 quoteExactInput, 0.3 % tiers) | p50 **{v3['p50_ms']} ms**, p99 {v3['p99_ms']} ms | p50 < 5 ms |",
+            f"| best quote across V2 + all V3 tiers (DexRouter: routes found, every candidate quoted) | p50 {routed['p50_ms']} ms, p99 {routed['p99_ms']} ms | |",
             f"| swaps one after the other (route, estimate, send, receipt, fill) | {seq['per_s']}/s ({seq['filled']}/{seq['swaps']} filled) | |",
             f"| sustained swaps, pipelined (keystore wallet, NonceManager, explicit gas) | **{pipe['per_s']}/s** ({pipe['succeeded']}/{pipe['swaps']} mined ok) | ≥ 200/s |",
             f"| reference: bare web3.py + eth_account ERC-20 transfers, pipelined | {bare['per_s']}/s ({bare['succeeded']}/{bare['transfers']}) | |",
@@ -203,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
             usdc, uni = deployment.contracts["USDC"], deployment.contracts["UNI"]
             console.print("quotes ...")
             q = bench_quotes(dex, usdc, uni, args.quotes)
+            v3 = _v3_adapter(w3, deployment, wallet)
+            v3q = bench_v3_quotes(v3, usdc, uni, args.quotes)
+            router = DexRouter({"uniswap_v2": dex, "uniswap_v3": v3})
+            routed = bench_router_quotes(router, usdc, uni, max(args.quotes // 10, 10))
             console.print("swaps one after the other ...")
             seq = bench_sequential(dex, usdc, uni, args.swaps)
             console.print("pipelined swaps ...")
@@ -212,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             wallet.disconnect()
             devnet.down()
-    markdown = report(q, seq, pipe, bare)
+    markdown = report(q, seq, pipe, bare, v3q, routed)
     console.print(markdown)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "dex.json").write_text(
@@ -220,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "machine": machine_info(),
                 "quotes": q,
+                "v3_quotes": v3q,
+                "router_quotes": routed,
                 "sequential": seq,
                 "pipelined": pipe,
                 "bare": bare,

@@ -97,6 +97,7 @@ def test_a_market_buy_receives_exactly_its_quantity_on_chain(desk: Desk) -> None
     receipt = desk.evm.w3.eth.get_transaction_receipt(fill.venue_order_id)
     gas_eth = Decimal(receipt["gasUsed"] * receipt["effectiveGasPrice"]).scaleb(-18)
     assert fill.fee > 0
+    assert fill.fee == fill.fee.quantize(Decimal("0.000001"))  # whole USDC base units
     assert abs(fill.fee - gas_eth * order.avg_px) / fill.fee < Decimal("0.01")
     assert desk.kernel.portfolio.position_qty(IID) == Decimal("1.5")
     assert desk.kernel.portfolio.account.total("WETH") == Decimal("1.5")

@@ -22,7 +22,7 @@ from decimal import ROUND_CEILING, Decimal
 from grekko.adapters.evm.routing import DexRouter
 from grekko.adapters.evm.swaps import BPS, Quote, SwapError, SwapFill, SwapRejected
 from grekko.core.errors import VenueError
-from grekko.core.money import ZERO
+from grekko.core.money import ZERO, quantize
 from grekko.core.time import Clock
 from grekko.domain.enums import LiquiditySide, OrderSide, OrderType
 from grekko.domain.events import OrderAccepted, OrderEvent, OrderFilled, OrderRejected
@@ -200,15 +200,15 @@ class DexVenue:
         if weth is None or fee_wei == 0:
             return ZERO
         ether = Decimal(fee_wei).scaleb(-18)
+        unit = Decimal(1).scaleb(-market.quote_decimals)  # the quote token's smallest unit
         if market.quote_token.lower() == weth.lower():
-            return ether
+            return quantize(ether, unit)
         try:
             one = self.router.best_quote(10**18, weth, market.quote_token)
         except SwapError:
             log.warning("%s: no WETH price in %s: gas not booked", self.name, instrument.quote)
             return ZERO
-        price = Decimal(one.amount_out).scaleb(-market.quote_decimals)
-        return ether * price
+        return quantize(ether * Decimal(one.amount_out).scaleb(-market.quote_decimals), unit)
 
     def _rejected(self, order: Order, reason: str) -> OrderRejected:
         return OrderRejected(
