@@ -4,9 +4,10 @@ and receipts read back into fills. Every DEX adapter (Uniswap V2, V3) sends thro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from eth_typing import ChecksumAddress
 from web3 import Web3
@@ -22,6 +23,33 @@ from grekko.adapters.evm.swaps import (
     revert_reason,
 )
 from grekko.ports.wallet import TxRequest, WalletProvider
+
+K = TypeVar("K", bound=Hashable)
+
+
+class AddressMemo(Generic[K]):
+    """Factory lookups remembered: a pool, once created, stays at its address forever; "no pool
+    yet" is remembered only for `miss_ttl_s`, so a pool created meanwhile is found."""
+
+    def __init__(self, miss_ttl_s: float = 30.0) -> None:
+        self._hits: dict[K, str] = {}
+        self._misses: dict[K, float] = {}
+        self._miss_ttl_s = miss_ttl_s
+
+    def get(self, key: K, look_up: Callable[[], str | None]) -> str | None:
+        if key in self._hits:
+            return self._hits[key]
+        missed = self._misses.get(key)
+        if missed is not None and time.monotonic() - missed < self._miss_ttl_s:
+            return None
+        found = look_up()
+        if found is None:
+            self._misses[key] = time.monotonic()
+        else:
+            self._hits[key] = found
+            self._misses.pop(key, None)
+        return found
+
 
 TRANSFER_TOPIC = bytes(Web3.keccak(text="Transfer(address,address,uint256)"))
 _RECEIPT_TIMEOUT_S = 30

@@ -20,7 +20,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from grekko.adapters.evm.nonces import NonceManager
-from grekko.adapters.evm.sending import ChainSender
+from grekko.adapters.evm.sending import AddressMemo, ChainSender
 from grekko.adapters.evm.swaps import BPS, Quote, SwapError, SwapFill, SwapRejected, revert_reason
 from grekko.ports.wallet import WalletProvider
 
@@ -51,6 +51,7 @@ class UniswapV2:
         self.router = self.sender.contract(config.router, config.router_abi)
         self.factory = self.sender.contract(config.factory, [_GET_PAIR_ABI])
         self.weth = Web3.to_checksum_address(config.weth)
+        self._known: AddressMemo[tuple[str, str]] = AddressMemo()
 
     @property
     def nonces(self) -> NonceManager:
@@ -64,8 +65,12 @@ class UniswapV2:
 
     def pair(self, token_a: str, token_b: str) -> str | None:
         a, b = Web3.to_checksum_address(token_a), Web3.to_checksum_address(token_b)
+        address = self._known.get((a, b), lambda: self._get_pair(a, b))
+        return None if address is None else Web3.to_checksum_address(address)
+
+    def _get_pair(self, a: str, b: str) -> str | None:
         address = str(self.factory.functions.getPair(a, b).call())
-        return None if int(address, 16) == 0 else Web3.to_checksum_address(address)
+        return None if int(address, 16) == 0 else address
 
     def routes(self, token_in: str, token_out: str) -> list[tuple[str, ...]]:
         """Direct pair and one hop via WETH, keeping only paths whose every pair exists."""

@@ -12,6 +12,7 @@ router's short reason ("Too little received", "STF").
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 
 from grekko.adapters.evm.nonces import NonceManager
-from grekko.adapters.evm.sending import ChainSender
+from grekko.adapters.evm.sending import AddressMemo, ChainSender
 from grekko.adapters.evm.swaps import BPS, Quote, SwapError, SwapFill, SwapRejected, revert_reason
 from grekko.ports.wallet import WalletProvider
 
@@ -73,6 +74,7 @@ class UniswapV3:
         self.quoter = self.sender.contract(config.quoter, config.quoter_abi)
         self.factory = self.sender.contract(config.factory, config.factory_abi)
         self.weth = Web3.to_checksum_address(config.weth)
+        self._known: AddressMemo[tuple[str, str, int]] = AddressMemo()
 
     @property
     def nonces(self) -> NonceManager:
@@ -95,13 +97,17 @@ class UniswapV3:
         a, b = Web3.to_checksum_address(token_a), Web3.to_checksum_address(token_b)
         found: dict[int, ChecksumAddress] = {}
         for fee in self.config.fee_tiers:
-            address = str(self.factory.functions.getPool(a, b, fee).call())
-            if int(address, 16) == 0:
+            address = self._known.get((a, b, fee), functools.partial(self._get_pool, a, b, fee))
+            if address is None:
                 continue
             pool = self.sender.contract(address, self.config.pool_abi)
             if int(pool.functions.liquidity().call()) > 0:
                 found[fee] = pool.address
         return found
+
+    def _get_pool(self, a: str, b: str, fee: int) -> str | None:
+        address = str(self.factory.functions.getPool(a, b, fee).call())
+        return None if int(address, 16) == 0 else address
 
     def routes(
         self, token_in: str, token_out: str
