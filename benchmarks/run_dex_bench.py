@@ -34,18 +34,18 @@ from web3.exceptions import TimeExhausted
 
 from benchmarks.bench_results import machine_info, replace_in_readme
 from benchmarks.run_backtest_bench import REPO, RESULTS_DIR
-from grekko.adapters.devnet.artifacts import load_artifact
 from grekko.adapters.devnet.deploy import Deployer, contract_at, deploy_all, dev_account
 from grekko.adapters.devnet.devnet import Devnet
 from grekko.adapters.devnet.pools import add_v2_eth_pools
 from grekko.adapters.devnet.pools_v3 import add_v3_pool
-from grekko.adapters.evm import NonceManager, UniswapV2, UniswapV2Config
+from grekko.adapters.evm import NonceManager, UniswapV2
 from grekko.adapters.evm.routing import DexRouter
-from grekko.adapters.evm.uniswap_v3 import UniswapV3, UniswapV3Config
+from grekko.adapters.evm.uniswap_v3 import UniswapV3
 from grekko.adapters.sql.engine import build_engine
 from grekko.adapters.sql.migrate import upgrade_to_head
 from grekko.adapters.vault import LocalVault
 from grekko.adapters.wallets import KeystoreWallet
+from grekko.bootstrap.chain import uniswap_v2_config, uniswap_v3_config
 from grekko.ports.wallet import ChainInfo, TxRequest
 
 MARKER = "<!-- DEX-BENCH -->"
@@ -79,32 +79,11 @@ def _setup(data_dir: Path) -> tuple[Devnet, Web3, Any, KeystoreWallet]:
 
 
 def _adapter(w3: Web3, deployment: Any, wallet: KeystoreWallet) -> UniswapV2:
-    c = deployment.contracts
-    config = UniswapV2Config(
-        router=c["UniswapV2Router02"],
-        factory=c["UniswapV2Factory"],
-        weth=c["WETH9"],
-        router_abi=load_artifact("UniswapV2Router02").abi,
-        pair_abi=load_artifact("UniswapV2Pair").abi,
-        erc20_abi=load_artifact("GrekkoToken").abi,
-    )
-    return UniswapV2(w3, config, wallet)
+    return UniswapV2(w3, uniswap_v2_config(deployment.contracts), wallet)
 
 
 def _v3_adapter(w3: Web3, deployment: Any, wallet: KeystoreWallet) -> UniswapV3:
-    c = deployment.contracts
-    config = UniswapV3Config(
-        factory=c["UniswapV3Factory"],
-        swap_router=c["SwapRouter"],
-        quoter=c["QuoterV2"],
-        weth=c["WETH9"],
-        factory_abi=load_artifact("UniswapV3Factory").abi,
-        swap_router_abi=load_artifact("SwapRouter").abi,
-        quoter_abi=load_artifact("QuoterV2").abi,
-        pool_abi=load_artifact("UniswapV3Pool").abi,
-        erc20_abi=load_artifact("GrekkoToken").abi,
-    )
-    return UniswapV3(w3, config, wallet)
+    return UniswapV3(w3, uniswap_v3_config(deployment.contracts), wallet)
 
 
 def _latency(n: int, call: Any) -> dict[str, float]:

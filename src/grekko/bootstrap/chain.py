@@ -234,40 +234,57 @@ def _venue(
     return venue
 
 
-def _protocols(w3: Web3, wallet: Any, addresses: Mapping[str, str]) -> dict[str, Any]:
-    from grekko.adapters.devnet.artifacts import load_artifact
-    from grekko.adapters.evm.nonces import NonceManager
-    from grekko.adapters.evm.uniswap_v2 import UniswapV2, UniswapV2Config
-    from grekko.adapters.evm.uniswap_v3 import UniswapV3, UniswapV3Config
+V2_CONTRACTS = ("UniswapV2Router02", "UniswapV2Factory", "WETH9")
+V3_CONTRACTS = ("UniswapV3Factory", "SwapRouter", "QuoterV2", "WETH9")
 
-    erc20 = load_artifact("GrekkoToken").abi
+
+def uniswap_v2_config(addresses: Mapping[str, str]) -> Any:
+    """The V2 adapter's config: addresses as deployed or configured, ABIs from the npm artifacts."""
+    from grekko.adapters.devnet.artifacts import load_artifact
+    from grekko.adapters.evm.uniswap_v2 import UniswapV2Config
+
+    return UniswapV2Config(
+        router=addresses["UniswapV2Router02"],
+        factory=addresses["UniswapV2Factory"],
+        weth=addresses["WETH9"],
+        router_abi=load_artifact("UniswapV2Router02").abi,
+        pair_abi=load_artifact("UniswapV2Pair").abi,
+        erc20_abi=load_artifact("GrekkoToken").abi,
+    )
+
+
+def uniswap_v3_config(addresses: Mapping[str, str]) -> Any:
+    """The V3 adapter's config, like `uniswap_v2_config`."""
+    from grekko.adapters.devnet.artifacts import load_artifact
+    from grekko.adapters.evm.uniswap_v3 import UniswapV3Config
+
+    return UniswapV3Config(
+        factory=addresses["UniswapV3Factory"],
+        swap_router=addresses["SwapRouter"],
+        quoter=addresses["QuoterV2"],
+        weth=addresses["WETH9"],
+        factory_abi=load_artifact("UniswapV3Factory").abi,
+        swap_router_abi=load_artifact("SwapRouter").abi,
+        quoter_abi=load_artifact("QuoterV2").abi,
+        pool_abi=load_artifact("UniswapV3Pool").abi,
+        erc20_abi=load_artifact("GrekkoToken").abi,
+    )
+
+
+def _protocols(w3: Web3, wallet: Any, addresses: Mapping[str, str]) -> dict[str, Any]:
+    """The protocols whose contracts are known, sharing one nonce manager for the wallet."""
+    from grekko.adapters.evm.nonces import NonceManager
+    from grekko.adapters.evm.uniswap_v2 import UniswapV2
+    from grekko.adapters.evm.uniswap_v3 import UniswapV3
+
     nonces = NonceManager(
         lambda _c, a: int(w3.eth.get_transaction_count(Web3.to_checksum_address(a), "pending"))
     )
     protocols: dict[str, Any] = {}
-    if {"UniswapV2Router02", "UniswapV2Factory", "WETH9"} <= addresses.keys():
-        v2 = UniswapV2Config(
-            router=addresses["UniswapV2Router02"],
-            factory=addresses["UniswapV2Factory"],
-            weth=addresses["WETH9"],
-            router_abi=load_artifact("UniswapV2Router02").abi,
-            pair_abi=load_artifact("UniswapV2Pair").abi,
-            erc20_abi=erc20,
-        )
-        protocols["uniswap_v2"] = UniswapV2(w3, v2, wallet, nonces)
-    if {"UniswapV3Factory", "SwapRouter", "QuoterV2", "WETH9"} <= addresses.keys():
-        v3 = UniswapV3Config(
-            factory=addresses["UniswapV3Factory"],
-            swap_router=addresses["SwapRouter"],
-            quoter=addresses["QuoterV2"],
-            weth=addresses["WETH9"],
-            factory_abi=load_artifact("UniswapV3Factory").abi,
-            swap_router_abi=load_artifact("SwapRouter").abi,
-            quoter_abi=load_artifact("QuoterV2").abi,
-            pool_abi=load_artifact("UniswapV3Pool").abi,
-            erc20_abi=erc20,
-        )
-        protocols["uniswap_v3"] = UniswapV3(w3, v3, wallet, nonces)
+    if set(V2_CONTRACTS) <= addresses.keys():
+        protocols["uniswap_v2"] = UniswapV2(w3, uniswap_v2_config(addresses), wallet, nonces)
+    if set(V3_CONTRACTS) <= addresses.keys():
+        protocols["uniswap_v3"] = UniswapV3(w3, uniswap_v3_config(addresses), wallet, nonces)
     return protocols
 
 

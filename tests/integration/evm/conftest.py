@@ -15,15 +15,15 @@ import pytest
 from evm_chain_support import EvmChain
 from web3 import Web3
 
-from grekko.adapters.devnet.artifacts import load_artifact
 from grekko.adapters.devnet.deploy import Deployer, Deployment, contract_at, deploy_all, dev_account
 from grekko.adapters.devnet.devnet import Devnet
 from grekko.adapters.devnet.pools import add_v2_eth_pools
-from grekko.adapters.evm import UniswapV2, UniswapV2Config
+from grekko.adapters.evm import UniswapV2
 from grekko.adapters.sql.engine import build_engine
 from grekko.adapters.sql.migrate import upgrade_to_head
 from grekko.adapters.vault import LocalVault
 from grekko.adapters.wallets import KeystoreWallet
+from grekko.bootstrap.chain import uniswap_v2_config
 from grekko.ports.wallet import ChainInfo
 
 ETHER = 10**18
@@ -53,15 +53,7 @@ def evm_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvmChain]:
         w3 = Web3(Web3.HTTPProvider(info.rpc_url, request_kwargs={"timeout": 30}))
         deployment = deploy_all(w3, data_dir)
         add_v2_eth_pools(w3, deployment, POOLS)
-        contracts = deployment.contracts
-        config = UniswapV2Config(
-            router=contracts["UniswapV2Router02"],
-            factory=contracts["UniswapV2Factory"],
-            weth=contracts["WETH9"],
-            router_abi=load_artifact("UniswapV2Router02").abi,
-            pair_abi=load_artifact("UniswapV2Pair").abi,
-            erc20_abi=load_artifact("GrekkoToken").abi,
-        )
+        config = uniswap_v2_config(deployment.contracts)
         wallet = _wallet(data_dir, ChainInfo(info.chain_id, "devnet", info.rpc_url), w3, deployment)
         yield EvmChain(w3, deployment, config, wallet)
         wallet.disconnect()

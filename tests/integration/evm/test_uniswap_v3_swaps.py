@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from evm_chain_support import EvmChain
 
-from grekko.adapters.devnet.artifacts import load_artifact
 from grekko.adapters.devnet.deploy import Deployer, contract_at, dev_account
 from grekko.adapters.devnet.pools_v3 import (
     add_v3_pool,
@@ -28,7 +27,8 @@ from grekko.adapters.devnet.pools_v3 import (
     tick_at_sqrt_price,
 )
 from grekko.adapters.evm.swaps import SwapError, SwapFill, SwapRejected
-from grekko.adapters.evm.uniswap_v3 import UniswapV3, UniswapV3Config
+from grekko.adapters.evm.uniswap_v3 import UniswapV3
+from grekko.bootstrap.chain import uniswap_v3_config
 
 USDC_IN = 5_000 * 10**6
 TICK = Decimal("0.0001")  # one tick is a 1.0001 price step
@@ -77,18 +77,7 @@ def v3_pools(evm_session: EvmChain) -> Iterator[V3Pools]:
 @pytest.fixture
 def uniswap(evm: EvmChain, v3_pools: V3Pools) -> UniswapV3:
     """A fresh adapter (and nonce manager) per test: the rollback resets the account's nonce."""
-    c = evm.deployment.contracts
-    config = UniswapV3Config(
-        factory=c["UniswapV3Factory"],
-        swap_router=c["SwapRouter"],
-        quoter=c["QuoterV2"],
-        weth=c["WETH9"],
-        factory_abi=load_artifact("UniswapV3Factory").abi,
-        swap_router_abi=load_artifact("SwapRouter").abi,
-        quoter_abi=load_artifact("QuoterV2").abi,
-        pool_abi=load_artifact("UniswapV3Pool").abi,
-        erc20_abi=load_artifact("GrekkoToken").abi,
-    )
+    config = uniswap_v3_config(evm.deployment.contracts)
     return UniswapV3(evm.w3, config, evm.wallet)
 
 

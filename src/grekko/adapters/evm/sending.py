@@ -17,8 +17,10 @@ from web3.exceptions import ContractLogicError
 from grekko.adapters.evm.nonces import NonceManager
 from grekko.adapters.evm.swaps import (
     MAX_UINT256,
+    Quote,
     SwapError,
     SwapFill,
+    SwapRejected,
     gas_with_headroom,
     revert_reason,
 )
@@ -135,6 +137,23 @@ class ChainSender:
         except ContractLogicError as exc:
             return revert_reason(exc)
         return "reverted on chain; the replayed call succeeds on the block's final state"
+
+    def swap(
+        self, to: str, data: bytes, quote: Quote, min_amount_out: int
+    ) -> SwapFill | SwapRejected:
+        """Send one swap call for `quote`: a revert caught by the estimate never goes out; a
+        mined revert has its reason replayed; a success is read back into a fill."""
+        path, amount_in = quote.path, quote.amount_in
+        try:
+            gas = self.estimate(to, data)
+        except ContractLogicError as exc:
+            return SwapRejected(revert_reason(exc), path, amount_in, min_amount_out)
+        tx_hash = self.send(to, data, gas)
+        receipt = self.receipt(tx_hash)
+        if receipt["status"] != 1:
+            reason = self.replay_reason(to, data, receipt["blockNumber"])
+            return SwapRejected(reason, path, amount_in, min_amount_out, tx_hash)
+        return self.fill(tx_hash, path, receipt, protocol=quote.protocol, fees=quote.fees)
 
     def transfers(self, receipt: Mapping[str, Any], token: str) -> list[tuple[str, str, int]]:
         """(from, to, amount) of every ERC-20 Transfer of `token` in the receipt."""

@@ -21,7 +21,7 @@ from web3.exceptions import ContractLogicError
 
 from grekko.adapters.evm.nonces import NonceManager
 from grekko.adapters.evm.sending import AddressMemo, ChainSender
-from grekko.adapters.evm.swaps import BPS, Quote, SwapError, SwapFill, SwapRejected, revert_reason
+from grekko.adapters.evm.swaps import BPS, Quote, SwapError, SwapFill, SwapRejected
 from grekko.ports.wallet import WalletProvider
 
 
@@ -164,16 +164,7 @@ class UniswapV2:
             fn, args = "swapExactTokensForTokens", [amount_in, min_amount_out, list(path)]
         encoded = self.router.encode_abi(fn, args=[*args, self.account, deadline])
         data = bytes.fromhex(encoded.removeprefix("0x"))
-        try:
-            gas = self.sender.estimate(self.router.address, data)
-        except ContractLogicError as exc:
-            return SwapRejected(revert_reason(exc), path, amount_in, min_amount_out)
-        tx_hash = self.sender.send(self.router.address, data, gas)
-        receipt = self.sender.receipt(tx_hash)
-        if receipt["status"] != 1:
-            reason = self.sender.replay_reason(self.router.address, data, receipt["blockNumber"])
-            return SwapRejected(reason, path, amount_in, min_amount_out, tx_hash)
-        return self.sender.fill(tx_hash, path, receipt)
+        return self.sender.swap(self.router.address, data, quote, min_amount_out)
 
 
 _GET_PAIR_ABI: dict[str, Any] = {

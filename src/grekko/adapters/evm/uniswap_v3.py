@@ -24,7 +24,7 @@ from web3.exceptions import ContractLogicError
 
 from grekko.adapters.evm.nonces import NonceManager
 from grekko.adapters.evm.sending import AddressMemo, ChainSender
-from grekko.adapters.evm.swaps import BPS, Quote, SwapError, SwapFill, SwapRejected, revert_reason
+from grekko.adapters.evm.swaps import BPS, Quote, SwapError, SwapFill, SwapRejected
 from grekko.ports.wallet import WalletProvider
 
 PROTOCOL = "uniswap_v3"
@@ -263,14 +263,4 @@ class UniswapV3:
         return "exactOutput", (packed, me, deadline, quote.amount_out, max_amount_in)
 
     def _submit(self, quote: Quote, data: bytes, min_amount_out: int) -> SwapFill | SwapRejected:
-        router, path = self.router.address, quote.path
-        try:
-            gas = self.sender.estimate(router, data)
-        except ContractLogicError as exc:
-            return SwapRejected(revert_reason(exc), path, quote.amount_in, min_amount_out)
-        tx_hash = self.sender.send(router, data, gas)
-        receipt = self.sender.receipt(tx_hash)
-        if receipt["status"] != 1:
-            reason = self.sender.replay_reason(router, data, receipt["blockNumber"])
-            return SwapRejected(reason, path, quote.amount_in, min_amount_out, tx_hash)
-        return self.sender.fill(tx_hash, path, receipt, protocol=PROTOCOL, fees=quote.fees)
+        return self.sender.swap(self.router.address, data, quote, min_amount_out)
