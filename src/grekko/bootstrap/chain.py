@@ -27,8 +27,6 @@ from grekko.settings import ChainSettings, Settings
 log = logging.getLogger("grekko.chain")
 
 VENUE = "uniswap"
-WALLET_SECRET = "wallet/keystore/default"  # noqa: S105 - the secret's name, not its value
-DEFAULT_POINTER = "default-address"
 # the platform wallet's float on the devnet: enough for gas and a desk's worth of trading
 DEVNET_WALLET_ETH = 100 * 10**18
 DEVNET_WALLET_USDC = 250_000
@@ -55,6 +53,7 @@ class ChainRuntime:
     devnet: Any = None  # the Devnet this session started (stopped on close)
     w3: Any = None
     deployment: Any = None  # ours on the local devnet; None on a fork or a node elsewhere
+    wallets: Any = None  # the WalletManager (the keystore wallet registered in it)
     replayed: frozenset[str] = frozenset()  # the replay's assets the mirror follows (BTC, ETH)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
@@ -74,8 +73,6 @@ def build_chain(
     cfg = settings.chain
     if not cfg.enabled:
         return None
-    from grekko.bootstrap.api import open_vault
-
     devnet, url = _node(settings.data_dir, cfg)
     handoff = Handoff()
     runtime: ChainRuntime | None = None
@@ -89,7 +86,8 @@ def build_chain(
             if deployment is not None
             else {**cfg.contracts, **cfg.tokens}
         )
-        wallet = default_wallet(settings.data_dir, open_vault(settings, engine), chain_id, url)
+        wallets, plugins, plugin = start_wallets(kernel, settings, engine, chain_id, url)
+        wallet = plugin.wallet
         if deployment is not None:
             fund_devnet_wallet(w3, deployment, wallet.address)
         venue = _venue(kernel, w3, wallet, addresses, cfg, handoff)
@@ -100,7 +98,8 @@ def build_chain(
         runtime.replayed = frozenset(first_prices)
         if devnet is not None:
             runtime.closers.append(devnet.down)
-        runtime.closers += [wallet.disconnect, handoff.close]
+        runtime.wallets = wallets
+        runtime.closers += [lambda: plugins.stop(plugin), handoff.close]
         return runtime
     except BaseException:
         handoff.close()
@@ -156,22 +155,28 @@ def _deployment(
     return deployment
 
 
-def default_wallet(data_dir: Path, vault: Any, chain_id: int, url: str) -> Any:
-    """The platform's own signer: one keystore in the data dir, its password in the vault."""
-    from grekko.adapters.wallets.keystore import KEYSTORE_DIR, KeystoreWallet
+def start_wallets(kernel: Any, settings: Settings, engine: Any, chain_id: int, url: str) -> Any:
+    """The WalletManager with the platform's keystore wallet, started as a grekko.wallets plugin
+    (connected and relaying its events onto the bus). Returns (manager, plugin manager, plugin)."""
+    from types import MappingProxyType
+
+    from grekko.bootstrap.api import open_vault
+    from grekko.engines.wallets import WalletManager
+    from grekko.plugins import PluginContext, PluginManager
     from grekko.ports.wallet import ChainInfo
 
-    chains = [ChainInfo(chain_id, "devnet" if chain_id == 31337 else f"chain {chain_id}", url)]
-    pointer = Path(data_dir) / KEYSTORE_DIR / DEFAULT_POINTER
-    if pointer.exists():
-        address = pointer.read_text().strip()
-        wallet = KeystoreWallet.open(data_dir, address, vault, WALLET_SECRET, chains)
-    else:
-        wallet = KeystoreWallet.create(data_dir, vault, WALLET_SECRET, chains)
-        pointer.write_text(wallet.address + "\n")
-        log.info("created the platform wallet %s", wallet.address)
-    wallet.connect()
-    return wallet
+    wallets = WalletManager(kernel.bus, kernel.clock)
+    name = "devnet" if chain_id == 31337 else f"chain {chain_id}"
+    extras = {
+        "wallets": wallets,
+        "secrets": open_vault(settings, engine),
+        "data_dir": settings.data_dir,
+        "chains": [ChainInfo(chain_id, name, url)],
+    }
+    plugins = PluginManager()
+    ctx = PluginContext(kernel.bus, kernel.clock, settings, MappingProxyType(extras))
+    plugin = plugins.start("grekko.wallets", "keystore", ctx)
+    return wallets, plugins, plugin
 
 
 def fund_devnet_wallet(w3: Web3, deployment: Any, address: str) -> None:
