@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= $(HOME)/.grekko
 
-.PHONY: install ui chain browser up test lint typecheck contracts pytest bench bench-ingest bench-api bench-agents bench-ui bench-dex clean
+.PHONY: install ui chain interop browser up test lint typecheck contracts pytest bench bench-ingest bench-api bench-agents bench-ui bench-dex clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,7 +56,19 @@ $(CHAIN_BUILD): $(wildcard contracts/*.sol) chain/build.mjs $(CHAIN_DEPS)
 
 chain: $(CHAIN_BUILD)
 
-install: $(STAMP) $(UI_BUILD) $(CHAIN_BUILD)
+# WalletConnect interop (interop/): the official JavaScript SDK, pinned, that the interop tests
+# check Grekko's URIs, keys and envelopes against. The same lock-file fallback as chain/.
+INTEROP_DEPS := interop/node_modules/.grekko-npm-ci
+
+$(INTEROP_DEPS): interop/package-lock.json interop/package.json
+	cd interop && log=$$(mktemp) && { npm ci --no-audit --no-fund 2>$$log \
+		|| npm install --no-audit --no-fund --no-save \
+		|| { cat $$log >&2; rm -f $$log; exit 1; }; } && rm -f $$log
+	touch $@
+
+interop: $(INTEROP_DEPS)
+
+install: $(STAMP) $(UI_BUILD) $(CHAIN_BUILD) $(INTEROP_DEPS)
 
 # browser tests and the UI benchmark drive Debian's chromium (playwright never downloads one)
 CHROMIUM := /usr/bin/chromium
@@ -107,5 +119,5 @@ bench-ui: install browser
 	$(BIN)/python -m benchmarks.run_ui_bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache ui/node_modules src/grekko/static chain/node_modules chain/build
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache ui/node_modules src/grekko/static chain/node_modules chain/build interop/node_modules
 	find src -name '*.so' -delete

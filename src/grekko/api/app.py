@@ -29,6 +29,7 @@ from grekko.api.routes import (
     secrets,
     streams,
     trading,
+    wallets,
 )
 from grekko.api.services import ApiServices
 from grekko.api.ui import UiFiles
@@ -84,6 +85,7 @@ def create_app(
         secrets.router,
         proposals.router,  # before agents: its static paths would match /agents/{agent_id}
         agents.router,
+        wallets.router,
         ops_router,
     ):
         app.include_router(router)

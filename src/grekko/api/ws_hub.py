@@ -37,7 +37,7 @@ CONTROL_CAPACITY = 64
 HUB_PRIORITY = -1000  # after every kernel subscriber: clients see what the kernel already applied
 
 _SYMBOL = re.compile(r"[A-Za-z0-9._-]{1,32}/[A-Za-z0-9._-]{1,32}(:[A-Za-z0-9._-]{1,32})?")
-_PLAIN_TOPICS = frozenset({"orders", "positions", "risk", "news", "agents"})
+_PLAIN_TOPICS = frozenset({"orders", "positions", "risk", "news", "agents", "wallets"})
 _MARKET_KINDS = {
     "data.bars.*": "bars",
     "data.trades.*": "trades",
@@ -52,6 +52,7 @@ FAMILY_PATTERNS: dict[str, tuple[str, ...]] = {
     "risk": ("events.risk",),
     "news": ("news",),
     "agents": ("agents.*",),
+    "wallets": ("wallet.*",),
 }
 _encoder = msgspec.json.Encoder(enc_hook=str)  # an unknown payload type still goes out, as text
 _encode_str = msgspec.json.Encoder().encode
@@ -235,6 +236,7 @@ class BusFanout:
             "events.risk": self._plain_handler("risk"),
             "news": self._plain_handler("news"),
             "agents.*": self._plain_handler("agents"),
+            "wallet.*": self._plain_handler("wallets"),
         }
 
     @property

@@ -101,6 +101,7 @@ def _assemble(settings: Settings, session: Any) -> Platform:
     )
     hub, realtime_routers = _realtime(settings, kernel, svc)
     svc.extra["ws_hub"] = hub
+    svc.extra["chain"] = session.chain  # None with --no-devnet
     svc.extra["vault"] = open_vault(settings, engine)
     limiter = _limiter(settings)
     stop = _stop_event()

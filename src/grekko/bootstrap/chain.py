@@ -57,6 +57,20 @@ class ChainRuntime:
     replayed: frozenset[str] = frozenset()  # the replay's assets the mirror follows (BTC, ETH)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
+    def token_specs(self) -> dict[int, list[Any]]:
+        """The tokens the DEX venue trades, as the WalletManager reports balances of them."""
+        from grekko.engines.wallets import TokenSpec
+
+        seen: dict[str, TokenSpec] = {}
+        for market in self.venue.markets.values():
+            for token, decimals in (
+                (market.base_token, market.base_decimals),
+                (market.quote_token, market.quote_decimals),
+            ):
+                symbol = next(s for s, a in self.tokens.items() if a.lower() == token.lower())
+                seen[symbol] = TokenSpec(self.chain_id, symbol, token, decimals)
+        return {self.chain_id: [seen[s] for s in sorted(seen)]}
+
     def close(self) -> None:
         for closer in reversed(self.closers):
             try:

@@ -52,6 +52,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/news/bookmarks"): V,  # each user their own
     ("PUT", "/api/v1/news/bookmarks/{news_id}"): V,
     ("DELETE", "/api/v1/news/bookmarks/{news_id}"): V,
+    ("GET", "/api/v1/wallets"): V,  # addresses and amounts, nothing secret
     ("GET", "/api/v1/events"): V,
     ("GET", "/metrics"): V,
     ("POST", "/api/v1/orders"): T,

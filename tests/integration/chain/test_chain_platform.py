@@ -57,6 +57,14 @@ async def test_an_api_order_on_the_dex_fills_by_a_swap(tmp_path: Path) -> None:
         held = {b["currency"]: Decimal(b["total"]) for b in balances}
         assert held["WETH"] == Decimal("0.25")
         assert held["ETH"] > 0  # the wallet's ether, booked from the chain at start
+        wallets = (await h.client.get("/api/v1/wallets", headers=h.auth(Role.VIEWER))).json()
+        assert [(w["provider_id"], w["connected"], w["chain_id"]) for w in wallets] == [
+            ("keystore", True, 31337)
+        ]
+        assert wallets[0]["accounts"] == [chain.wallet.address]
+        on_chain = wallets[0]["balances"][chain.wallet.address]
+        assert Decimal(on_chain["WETH"]) == Decimal("0.25")
+        assert set(on_chain) == {"ETH", "USDC", "WETH", "WBTC", "UNI"}
 
 
 _BALANCE_OF = [

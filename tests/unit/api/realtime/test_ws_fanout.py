@@ -23,6 +23,7 @@ from grekko.domain.events import OrderAccepted
 from grekko.domain.order_book import DepthSnapshot
 from grekko.engines.books import BookManager, SnapshotsOnly
 from grekko.engines.bus import MessageBus
+from grekko.engines.wallets import WalletNotice, wallet_topic
 
 VIEWER = Principal(user_id=7, username="vera", role=Role.VIEWER, via="jwt")
 
@@ -284,3 +285,23 @@ def test_a_message_is_encoded_once_for_all_its_clients(btc_bars: list[Bar]) -> N
     assert head is not None
     assert item._head is head
     assert frame_a == frame_b == (head + "1}", True)
+
+
+def test_wallets_topic_carries_every_wallets_events() -> None:
+    bus = MessageBus()
+    fanout = BusFanout(bus)
+    client = fanout.attach(VIEWER)
+    fanout.subscribe(client, ["wallets"])
+    for provider, event, payload in (
+        ("keystore", "connect", {"chainId": "0x7a69"}),
+        ("metamask", "accountsChanged", ["0xabc"]),
+    ):
+        notice = WalletNotice(ts_event=5, provider_id=provider, event=event, payload=payload)
+        bus.publish(wallet_topic(provider, event), notice)
+
+    got = events(drain(client))
+    assert [(e["topic"], e["data"]["provider_id"], e["data"]["event"]) for e in got] == [
+        ("wallets", "keystore", "connect"),
+        ("wallets", "metamask", "accountsChanged"),
+    ]
+    assert got[1]["data"]["payload"] == ["0xabc"]
