@@ -23,6 +23,7 @@ from grekko.api.routes import (
     agents,
     bookmarks,
     market,
+    metamask,
     proposals,
     records,
     risk,
@@ -86,6 +87,7 @@ def create_app(
         proposals.router,  # before agents: its static paths would match /agents/{agent_id}
         agents.router,
         wallets.router,
+        metamask.router,
         ops_router,
     ):
         app.include_router(router)

@@ -52,7 +52,7 @@ FAMILY_PATTERNS: dict[str, tuple[str, ...]] = {
     "risk": ("events.risk",),
     "news": ("news",),
     "agents": ("agents.*",),
-    "wallets": ("wallet.*",),
+    "wallets": ("wallet.*", "metamask.*"),  # metamask.*: account, network, confirmed tx
 }
 _encoder = msgspec.json.Encoder(enc_hook=str)  # an unknown payload type still goes out, as text
 _encode_str = msgspec.json.Encoder().encode
@@ -237,6 +237,7 @@ class BusFanout:
             "news": self._plain_handler("news"),
             "agents.*": self._plain_handler("agents"),
             "wallet.*": self._plain_handler("wallets"),
+            "metamask.*": self._plain_handler("wallets"),
         }
 
     @property

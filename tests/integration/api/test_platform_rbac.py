@@ -94,6 +94,12 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("PUT", "/api/v1/agents/{agent_id}/config"): A,
     ("PATCH", "/api/v1/agents/{agent_id}/state"): A,
     ("DELETE", "/api/v1/secrets/{name}"): A,
+    ("POST", "/api/v1/metamask/connect"): T,  # each trader their own MetaMask
+    ("POST", "/api/v1/metamask/network"): T,
+    ("GET", "/api/v1/metamask/network/switch"): T,
+    ("GET", "/api/v1/metamask/requests"): T,
+    ("POST", "/api/v1/metamask/transaction/sign"): T,
+    ("POST", "/api/v1/metamask/contract/interact"): T,
 }
 PROTECTED = sorted(k for k, role in POLICY.items() if role is not None)
 CALLS = sorted(POLICY)

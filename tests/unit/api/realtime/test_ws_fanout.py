@@ -298,10 +298,13 @@ def test_wallets_topic_carries_every_wallets_events() -> None:
     ):
         notice = WalletNotice(ts_event=5, provider_id=provider, event=event, payload=payload)
         bus.publish(wallet_topic(provider, event), notice)
+    bus.publish("metamask.transaction.confirmed", {"tx_hash": "0x01", "status": 1})
 
     got = events(drain(client))
-    assert [(e["topic"], e["data"]["provider_id"], e["data"]["event"]) for e in got] == [
+    assert [(e["topic"], e["data"].get("provider_id"), e["data"].get("event")) for e in got] == [
         ("wallets", "keystore", "connect"),
         ("wallets", "metamask", "accountsChanged"),
+        ("wallets", None, None),
     ]
+    assert got[2]["data"] == {"tx_hash": "0x01", "status": 1}
     assert got[1]["data"]["payload"] == ["0xabc"]
