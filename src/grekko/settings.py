@@ -152,6 +152,8 @@ class ApiSettings(_Section):
     siwe_chain_id: Annotated[int, Field(ge=1)] = 31337
     ws_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
     ws_heartbeat_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 15.0
+    walletconnect_relay_url: str = "wss://relay.walletconnect.org"
+    walletconnect_project_id: str | None = None
 
 
 class VaultSettings(_Section):
@@ -209,6 +211,15 @@ class ChainSettings(_Section):
         return self
 
 
+class CoinbaseSettings(_Section):
+    """Coinbase Advanced Trade (linked at run time with a CDP key through the API; the key lives
+    only in the secrets store) and the Coinbase Onramp."""
+
+    rest_url: Annotated[str, Field(pattern=r"^https?://")] | None = None  # None: api.coinbase.com
+    onramp_app_id: str = ""  # the CDP project id Onramp links carry
+    poll_fills_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 5.0
+
+
 class Settings(BaseSettings):
     """Everything a Grekko process is configured with; build it with `load_settings`."""
 
@@ -236,6 +247,7 @@ class Settings(BaseSettings):
     vault: VaultSettings = Field(default_factory=VaultSettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
     chain: ChainSettings = Field(default_factory=ChainSettings)
+    coinbase: CoinbaseSettings = Field(default_factory=CoinbaseSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ from grekko.api.problems import install_problem_handlers
 from grekko.api.routes import (
     agents,
     bookmarks,
+    coinbase,
     market,
     metamask,
     proposals,
@@ -30,6 +31,7 @@ from grekko.api.routes import (
     secrets,
     streams,
     trading,
+    walletconnect,
     wallets,
 )
 from grekko.api.services import ApiServices
@@ -87,7 +89,9 @@ def create_app(
         proposals.router,  # before agents: its static paths would match /agents/{agent_id}
         agents.router,
         wallets.router,
+        walletconnect.router,
         metamask.router,
+        coinbase.router,
         ops_router,
     ):
         app.include_router(router)

@@ -103,6 +103,7 @@ def _assemble(settings: Settings, session: Any) -> Platform:
     svc.extra["ws_hub"] = hub
     svc.extra["chain"] = session.chain  # None with --no-devnet
     svc.extra["vault"] = open_vault(settings, engine)
+    svc.extra["coinbase"] = _coinbase(settings, kernel, svc.extra["vault"])
     limiter = _limiter(settings)
     stop = _stop_event()
     app = create_app(
@@ -110,12 +111,31 @@ def _assemble(settings: Settings, session: Any) -> Platform:
         routers=[_auth_router(), *realtime_routers],
         secure=lambda app: _secure(app, settings, limiter),
         background=[lambda: session.run_async(stop), *_hub_tasks(hub)],
-        on_shutdown=[stop.set, hub.shutdown],
+        on_shutdown=[
+            stop.set,
+            hub.shutdown,
+            svc.extra["coinbase"].close,
+            lambda: _close_sessions(svc),
+        ],
         static_dir=_static_dir(),
     )
     app.state.stop = stop
     app.state.limiter = limiter
     return Platform(app=app, session=session, admin_password=admin_password)
+
+
+def _close_sessions(svc: Any) -> None:
+    """WalletConnect sessions run their own threads: end them with the app."""
+    registry = svc.extra.get("walletconnect")
+    for session in list(getattr(registry, "sessions", {}).values()):
+        session.close()
+
+
+def _coinbase(settings: Settings, kernel: Any, vault: Any) -> Any:
+    """Coinbase, linked later through the API (POST /api/v1/coinbase/connect)."""
+    from grekko.bootstrap.coinbase import CoinbaseLink
+
+    return CoinbaseLink(kernel, vault, settings)
 
 
 def _stop_event() -> Any:

@@ -53,6 +53,11 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("PUT", "/api/v1/news/bookmarks/{news_id}"): V,
     ("DELETE", "/api/v1/news/bookmarks/{news_id}"): V,
     ("GET", "/api/v1/wallets"): V,  # addresses and amounts, nothing secret
+    ("POST", "/api/v1/walletconnect/session/create"): T,  # each trader their own session
+    ("GET", "/api/v1/walletconnect/session/status"): T,
+    ("DELETE", "/api/v1/walletconnect/session/disconnect"): T,
+    ("POST", "/api/v1/walletconnect/request/send"): T,
+    ("GET", "/api/v1/walletconnect/request/{request_id}"): T,
     ("GET", "/api/v1/events"): V,
     ("GET", "/metrics"): V,
     ("POST", "/api/v1/orders"): T,
@@ -100,6 +105,10 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/metamask/requests"): T,
     ("POST", "/api/v1/metamask/transaction/sign"): T,
     ("POST", "/api/v1/metamask/contract/interact"): T,
+    ("POST", "/api/v1/coinbase/connect"): A,  # exchange keys into the secrets store
+    ("GET", "/api/v1/coinbase/accounts"): T,
+    ("POST", "/api/v1/coinbase/trade/execute"): T,
+    ("POST", "/api/v1/coinbase/onramp/initiate"): T,
 }
 PROTECTED = sorted(k for k, role in POLICY.items() if role is not None)
 CALLS = sorted(POLICY)
@@ -119,6 +128,7 @@ def concrete(path: str) -> str:
         .replace("{stream_id}", "missing")
         .replace("{name}", "exchange/test/key")
         .replace("{news_id}", "0" * 64)
+        .replace("{request_id}", "missing")
     )
 
 

@@ -9,6 +9,8 @@ Everything it receives is recorded, so tests can check what a client sent and ac
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import secrets
@@ -47,6 +49,7 @@ class LocalRelay:
         default_factory=lambda: defaultdict(dict)
     )
     _kept: list[_Kept] = field(default_factory=list)
+    _client_ids: dict[ServerConnection, str | None] = field(default_factory=dict)
     _server: Server | None = None
 
     @property
@@ -74,7 +77,9 @@ class LocalRelay:
 
     async def _serve(self, connection: ServerConnection) -> None:
         assert connection.request is not None
-        self.queries.append(dict(parse_qsl(urlsplit(connection.request.path).query)))
+        query = dict(parse_qsl(urlsplit(connection.request.path).query))
+        self.queries.append(query)
+        self._client_ids[connection] = _client_id(query.get("auth"))
         try:
             async for frame in connection:
                 await self._handle(connection, json.loads(frame))
@@ -83,6 +88,7 @@ class LocalRelay:
         finally:
             for subscribers in self._subscribers.values():
                 subscribers.pop(connection, None)
+            self._client_ids.pop(connection, None)
 
     async def _handle(self, connection: ServerConnection, payload: dict[str, Any]) -> None:
         if "method" not in payload:
@@ -96,6 +102,11 @@ class LocalRelay:
             "irn_subscribe": self._subscribe,
             "irn_unsubscribe": self._unsubscribe,
             "irn_publish": self._publish,
+            "irn_batchSubscribe": self._batch_subscribe,
+            "irn_batchUnsubscribe": self._batch_unsubscribe,
+            "irn_batchFetchMessages": self._batch_fetch,
+            "wc_proposeSession": self._propose_session,
+            "wc_approveSession": self._approve_session,
         }.get(method)
         if handler is None:
             await _answer(connection, payload["id"], error=(METHOD_NOT_FOUND, f"{method} unknown"))
@@ -107,12 +118,95 @@ class LocalRelay:
         if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
             await _answer(connection, rpc_id, error=(INVALID_PARAMS, "invalid topic"))
             return
-        subscription_id = secrets.token_hex(32)
+        subscription_id = self._subscription_id(connection, topic)
         self._subscribers[topic][connection] = subscription_id
         await _answer(connection, rpc_id, result=subscription_id)
         now = time.monotonic()
         for kept in [k for k in self._kept if k.topic == topic and k.expires_at > now]:
             await self._send(connection, subscription_id, kept)
+
+    async def _batch_subscribe(
+        self, connection: ServerConnection, rpc_id: int, params: Any
+    ) -> None:
+        """The SDK subscribes to several topics at once; answers their ids in order, then sends
+        what each topic kept, as irn_subscribe does."""
+        topics = params.get("topics") if isinstance(params, dict) else None
+        if not isinstance(topics, list) or not all(
+            isinstance(t, str) and _TOPIC.fullmatch(t) for t in topics
+        ):
+            await _answer(connection, rpc_id, error=(INVALID_PARAMS, "invalid topics"))
+            return
+        ids = [self._subscription_id(connection, topic) for topic in topics]
+        for topic, subscription_id in zip(topics, ids, strict=True):
+            self._subscribers[topic][connection] = subscription_id
+        await _answer(connection, rpc_id, result=ids)
+        now = time.monotonic()
+        for topic, subscription_id in zip(topics, ids, strict=True):
+            for kept in [k for k in self._kept if k.topic == topic and k.expires_at > now]:
+                await self._send(connection, subscription_id, kept)
+
+    async def _batch_unsubscribe(
+        self, connection: ServerConnection, rpc_id: int, params: Any
+    ) -> None:
+        subscriptions = params.get("subscriptions") if isinstance(params, dict) else None
+        for entry in subscriptions if isinstance(subscriptions, list) else []:
+            if isinstance(entry, dict):
+                self._subscribers.get(str(entry.get("topic")), {}).pop(connection, None)
+        await _answer(connection, rpc_id, result=True)
+
+    async def _batch_fetch(self, connection: ServerConnection, rpc_id: int, params: Any) -> None:
+        """What the topics kept, all in one answer (the SDK drops what it already saw)."""
+        topics = params.get("topics") if isinstance(params, dict) else None
+        wanted = set(topics) if isinstance(topics, list) else set()
+        now = time.monotonic()
+        messages = [
+            _data(kept) for kept in self._kept if kept.topic in wanted and kept.expires_at > now
+        ]
+        await _answer(connection, rpc_id, result={"messages": messages, "hasMore": False})
+
+    async def _propose_session(
+        self, connection: ServerConnection, rpc_id: int, params: Any
+    ) -> None:
+        """The SDK's dApp publishes its proposal through this relay method (tag 1100)."""
+        if not isinstance(params, dict):
+            await _answer(connection, rpc_id, error=(INVALID_PARAMS, "params must be an object"))
+            return
+        await self._keep_and_deliver(
+            connection, params.get("pairingTopic"), params.get("sessionProposal"), 1100
+        )
+        await _answer(connection, rpc_id, result=True)
+
+    async def _approve_session(
+        self, connection: ServerConnection, rpc_id: int, params: Any
+    ) -> None:
+        """The SDK's wallet approves in one call: the proposal's answer goes to the pairing topic
+        (tag 1101), the settlement to the new session topic (tag 1102), and the wallet is
+        subscribed to that topic by the relay (the SDK subscribes with skipSubscribe)."""
+        session_topic = params.get("sessionTopic") if isinstance(params, dict) else None
+        if not isinstance(session_topic, str) or not _TOPIC.fullmatch(session_topic):
+            await _answer(connection, rpc_id, error=(INVALID_PARAMS, "invalid sessionTopic"))
+            return
+        self._subscribers[session_topic][connection] = self._subscription_id(
+            connection, session_topic
+        )
+        await self._keep_and_deliver(
+            connection, params.get("pairingTopic"), params.get("sessionProposalResponse"), 1101
+        )
+        await self._keep_and_deliver(
+            connection, params.get("sessionTopic"), params.get("sessionSettlementRequest"), 1102
+        )
+        await _answer(connection, rpc_id, result=True)
+
+    async def _keep_and_deliver(
+        self, connection: ServerConnection, topic: Any, message: Any, tag: int
+    ) -> None:
+        if not isinstance(topic, str) or not isinstance(message, str):
+            return
+        kept = _Kept(topic, message, int(time.time() * 1000), tag, time.monotonic() + 300)
+        self._kept.append(kept)
+        for subscriber, subscription_id in list(self._subscribers[topic].items()):
+            if subscriber is not connection:
+                await self._send(subscriber, subscription_id, kept)
 
     async def _unsubscribe(self, connection: ServerConnection, rpc_id: int, params: Any) -> None:
         topic = params.get("topic") if isinstance(params, dict) else None
@@ -140,13 +234,16 @@ class LocalRelay:
             if subscriber is not connection:
                 await self._send(subscriber, subscription_id, kept)
 
+    def _subscription_id(self, connection: ServerConnection, topic: str) -> str:
+        """sha256(topic + client id), as the relay makes it and the SDK computes it alone (it
+        unsubscribes with that id); a client with no auth token gets a random one."""
+        client_id = self._client_ids.get(connection)
+        if client_id is None:
+            return secrets.token_hex(32)
+        return hashlib.sha256((topic + client_id).encode()).hexdigest()
+
     async def _send(self, connection: ServerConnection, subscription_id: str, kept: _Kept) -> None:
-        data = {
-            "topic": kept.topic,
-            "message": kept.message,
-            "publishedAt": kept.published_at,
-            "tag": kept.tag,
-        }
+        data = _data(kept)
         frame = {
             "id": secrets.randbelow(2**53),
             "jsonrpc": "2.0",
@@ -154,6 +251,27 @@ class LocalRelay:
             "params": {"id": subscription_id, "data": data},
         }
         await connection.send(json.dumps(frame))
+
+
+def _client_id(auth: str | None) -> str | None:
+    """The did:key a client signs its auth JWT with (its `iss`); the token is not verified."""
+    if not auth or auth.count(".") != 2:
+        return None
+    claims = auth.split(".")[1]
+    try:
+        issuer = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4))).get("iss")
+    except (ValueError, AttributeError):
+        return None
+    return issuer if isinstance(issuer, str) else None
+
+
+def _data(kept: _Kept) -> dict[str, Any]:
+    return {
+        "topic": kept.topic,
+        "message": kept.message,
+        "publishedAt": kept.published_at,
+        "tag": kept.tag,
+    }
 
 
 def _publish_problem(params: Any) -> str | None:

@@ -35,6 +35,10 @@ class CoinbaseError(VenueError):
     """Coinbase could not be asked or did not answer usably; never holds a credential."""
 
 
+class CoinbaseNotLinked(CoinbaseError):
+    """No Coinbase key has been linked yet, or Coinbase cannot price the product."""
+
+
 class CoinbaseAuthError(CoinbaseError):
     """Coinbase refused the credentials (bad key, bad signature, missing permission)."""
 
