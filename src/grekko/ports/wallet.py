@@ -8,6 +8,7 @@ keys it never hands out: no method returns a private key.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol, cast, get_args
@@ -20,6 +21,9 @@ WALLET_EVENTS: frozenset[str] = frozenset(get_args(WalletEvent))
 # accountsChanged -> list[str]; chainChanged and connect -> int chain id; disconnect -> None;
 # error -> the WalletError about to be raised.
 WalletHandler = Callable[[object], None]
+
+
+_log = logging.getLogger("grekko.wallets")
 
 
 class WalletError(GrekkoError):
@@ -170,3 +174,31 @@ def check_event(event: str) -> WalletEvent:
     if event not in WALLET_EVENTS:
         raise WalletError(f"unknown wallet event {event!r}; one of {sorted(WALLET_EVENTS)}")
     return cast("WalletEvent", event)
+
+
+class WalletEventHandlers:
+    """The on/off bookkeeping every provider shares. `emit` calls each handler in turn; a failing
+    handler is logged and never raised into the wallet that fired the event."""
+
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+        self._handlers: dict[str, list[WalletHandler]] = {}
+
+    def on(self, event: WalletEvent, handler: WalletHandler) -> None:
+        self._handlers.setdefault(check_event(event), []).append(handler)
+
+    def off(self, event: WalletEvent, handler: WalletHandler) -> None:
+        handlers = self._handlers.get(check_event(event), [])
+        if handler in handlers:
+            handlers.remove(handler)
+
+    def handlers(self, event: WalletEvent) -> list[WalletHandler]:
+        """A copy: a handler may call off() while the event is being delivered."""
+        return list(self._handlers.get(event, []))
+
+    def emit(self, event: WalletEvent, payload: object) -> None:
+        for handler in self.handlers(event):
+            try:
+                handler(payload)
+            except Exception:
+                _log.exception("a %s handler of %s failed", event, self._owner)

@@ -32,9 +32,9 @@ from grekko.ports.wallet import (
     UnknownChain,
     WalletError,
     WalletEvent,
+    WalletEventHandlers,
     WalletHandler,
     WalletLocked,
-    check_event,
 )
 
 log = logging.getLogger("grekko.wallets.keystore")
@@ -111,7 +111,7 @@ class KeystoreWallet:
         self._timeout_s = timeout_s
         self._web3: dict[str, Web3] = {}
         self._key: bytearray | None = None
-        self._handlers: dict[str, list[WalletHandler]] = {}
+        self._events = WalletEventHandlers(f"wallet {self._address}")
 
     @classmethod
     def create(
@@ -379,16 +379,10 @@ class KeystoreWallet:
     # -- events ---------------------------------------------------------------------------------
 
     def on(self, event: WalletEvent, handler: WalletHandler) -> None:
-        self._handlers.setdefault(check_event(event), []).append(handler)
+        self._events.on(event, handler)
 
     def off(self, event: WalletEvent, handler: WalletHandler) -> None:
-        handlers = self._handlers.get(check_event(event), [])
-        if handler in handlers:
-            handlers.remove(handler)
+        self._events.off(event, handler)
 
     def _emit(self, event: WalletEvent, payload: object) -> None:
-        for handler in list(self._handlers.get(event, [])):
-            try:
-                handler(payload)
-            except Exception:
-                log.exception("a %s handler of wallet %s failed", event, self._address)
+        self._events.emit(event, payload)

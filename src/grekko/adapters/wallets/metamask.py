@@ -47,8 +47,8 @@ from grekko.ports.wallet import (
     UnknownChain,
     WalletError,
     WalletEvent,
+    WalletEventHandlers,
     WalletHandler,
-    check_event,
 )
 
 __all__ = ["MetaMaskBridge", "MetaMaskNotice", "MetaMaskRequest", "RequestRefused"]
@@ -106,7 +106,7 @@ class MetaMaskBridge:
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
         self._settled: OrderedDict[str, str] = OrderedDict()
-        self._handlers: dict[str, list[WalletHandler]] = {}
+        self._events = WalletEventHandlers(self.provider_id)
 
     def __repr__(self) -> str:
         return f"MetaMaskBridge({self.provider_id}, {self._account or 'not attached'})"
@@ -354,19 +354,13 @@ class MetaMaskBridge:
     # -- events ---------------------------------------------------------------------------------
 
     def on(self, event: WalletEvent, handler: WalletHandler) -> None:
-        self._handlers.setdefault(check_event(event), []).append(handler)
+        self._events.on(event, handler)
 
     def off(self, event: WalletEvent, handler: WalletHandler) -> None:
-        handlers = self._handlers.get(check_event(event), [])
-        if handler in handlers:
-            handlers.remove(handler)
+        self._events.off(event, handler)
 
     def _emit(self, event: WalletEvent, payload: object) -> None:
-        for handler in list(self._handlers.get(event, [])):
-            try:
-                handler(payload)
-            except Exception:
-                log.exception("a %s handler of %s failed", event, self.provider_id)
+        self._events.emit(event, payload)
 
     def _notice(self, topic: str, data: dict[str, Any]) -> None:
         """metamask.* go out as named; wallet.<suffix> gets this provider's id in between."""

@@ -49,9 +49,9 @@ from grekko.ports.wallet import (
     UnknownChain,
     WalletError,
     WalletEvent,
+    WalletEventHandlers,
     WalletHandler,
     WalletLocked,
-    check_event,
 )
 
 log = logging.getLogger("grekko.wallets.walletconnect")
@@ -92,7 +92,7 @@ class WalletConnectSession:
         self._balance_reader = balance_reader
         self._timeout, self._proposal_ttl, self._clock = request_timeout, proposal_ttl, clock
         self._dispatch = dispatch or (lambda call: call())
-        self._handlers: dict[str, list[WalletHandler]] = {}
+        self._events = WalletEventHandlers(self.provider_id)
         self._state = SessionState.IDLE
         self._reason: str | None = None
         self._live: SessionChannel | None = None
@@ -216,12 +216,10 @@ class WalletConnectSession:
         return wc.transaction_hash(self._call(self._request(call), self._timeout))
 
     def on(self, event: WalletEvent, handler: WalletHandler) -> None:
-        self._handlers.setdefault(check_event(event), []).append(handler)
+        self._events.on(event, handler)
 
     def off(self, event: WalletEvent, handler: WalletHandler) -> None:
-        handlers = self._handlers.get(check_event(event), [])
-        if handler in handlers:
-            handlers.remove(handler)
+        self._events.off(event, handler)
 
     # ---- helpers, any thread -------------------------------------------------------------------
     def _account(self) -> str:
@@ -259,7 +257,7 @@ class WalletConnectSession:
             raise WalletError(f"the wallet's answer is not valid: {exc}") from None
 
     def _fire(self, event: WalletEvent, payload: object) -> None:
-        for handler in list(self._handlers.get(event, [])):
+        for handler in self._events.handlers(event):
             self._dispatch(functools.partial(_safely, handler, event, payload))
 
     # ---- on the session's loop -----------------------------------------------------------------
