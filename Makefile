@@ -57,7 +57,8 @@ $(CHAIN_BUILD): $(wildcard contracts/*.sol) chain/build.mjs $(CHAIN_DEPS)
 chain: $(CHAIN_BUILD)
 
 # WalletConnect interop (interop/): the official JavaScript SDK, pinned, that the interop tests
-# check Grekko's URIs, keys and envelopes against. The same lock-file fallback as chain/.
+# check Grekko's URIs, keys and envelopes against; only the tests need it, so `make up` does not
+# install it. The same lock-file fallback as chain/.
 INTEROP_DEPS := interop/node_modules/.grekko-npm-ci
 
 $(INTEROP_DEPS): interop/package-lock.json interop/package.json
@@ -68,7 +69,7 @@ $(INTEROP_DEPS): interop/package-lock.json interop/package.json
 
 interop: $(INTEROP_DEPS)
 
-install: $(STAMP) $(UI_BUILD) $(CHAIN_BUILD) $(INTEROP_DEPS)
+install: $(STAMP) $(UI_BUILD) $(CHAIN_BUILD)
 
 # browser tests and the UI benchmark drive Debian's chromium (playwright never downloads one)
 CHROMIUM := /usr/bin/chromium
@@ -95,7 +96,7 @@ typecheck: install
 contracts: install
 	$(BIN)/lint-imports
 
-pytest: install browser
+pytest: install browser $(INTEROP_DEPS)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint typecheck contracts pytest

@@ -1,7 +1,7 @@
 """Grekko's WalletConnect v2 pairing URIs, keys and envelopes against the official JavaScript SDK.
 
 interop/wc_encode.mjs and interop/wc_decode.mjs run @walletconnect/utils (pinned in
-interop/package-lock.json, installed by `make install`) on batches of operations: what Grekko
+interop/package-lock.json, installed by `make interop`, which `make test` runs) on batches of operations: what Grekko
 writes, the SDK reads, and the reverse; where both sides are deterministic (URIs, keys, topics,
 envelopes with a given iv) the bytes are compared too.
 """
@@ -59,7 +59,7 @@ def _node() -> str:
     if path is None:
         pytest.fail("node is not on PATH: the WalletConnect interop tests run the SDK with it")
     if not SDK_PACKAGE.is_file():
-        pytest.fail(f"{SDK_PACKAGE.parent} is missing: run `make install` (it installs interop/)")
+        pytest.fail(f"{SDK_PACKAGE.parent} is missing: run `make interop` (`make test` does it)")
     return path
 
 
