@@ -10,12 +10,11 @@ import asyncio
 import contextlib
 import logging
 import queue
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-log = logging.getLogger("grekko.chain")
+from grekko.ports.venue import Job
 
-Job = Callable[[], None]
+log = logging.getLogger("grekko.chain")
 
 
 class Handoff:

@@ -36,3 +36,13 @@ class ExecutionVenue(Protocol):
     def open_order_ids(self) -> set[str]:
         """client_order_ids the venue still works: reconciliation after a restart uses it."""
         ...
+
+
+# Venues whose calls block (chains, exchanges over HTTP) run their work through a `worker` and
+# deliver order events through `hand_back`, so the kernel's thread is never blocked and only it
+# touches the kernel. Both default to running the job right away (tests, backtests).
+Job = Callable[[], None]
+
+
+def run_inline(job: Job) -> None:
+    job()

@@ -47,23 +47,18 @@ from grekko.domain.events import (
 )
 from grekko.domain.instruments import Instrument
 from grekko.domain.orders import Order
-from grekko.ports.venue import OrderEventSink, VenueCapabilities
+from grekko.ports.venue import Job, OrderEventSink, VenueCapabilities, run_inline
 
 __all__ = ["CoinbaseVenue"]
 
 log = logging.getLogger(__name__)
 
-Job = Callable[[], None]
 _CLOSED_BY_EXCHANGE = {"CANCELLED": OrderCanceled, "FAILED": OrderCanceled, "EXPIRED": OrderExpired}
 _TIME_IN_FORCE: dict[TimeInForce, ExchangeTimeInForce] = {
     TimeInForce.GTC: "GTC",
     TimeInForce.IOC: "IOC",
     TimeInForce.FOK: "FOK",
 }
-
-
-def run_inline(job: Job) -> None:
-    job()
 
 
 @dataclass

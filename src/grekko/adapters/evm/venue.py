@@ -28,15 +28,9 @@ from grekko.domain.enums import LiquiditySide, OrderSide, OrderType
 from grekko.domain.events import OrderAccepted, OrderEvent, OrderFilled, OrderRejected
 from grekko.domain.instruments import Instrument
 from grekko.domain.orders import Order
-from grekko.ports.venue import OrderEventSink, VenueCapabilities
+from grekko.ports.venue import Job, OrderEventSink, VenueCapabilities, run_inline
 
 log = logging.getLogger(__name__)
-
-Job = Callable[[], None]
-
-
-def run_inline(job: Job) -> None:
-    job()
 
 
 @dataclass(frozen=True)
