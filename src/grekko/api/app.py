@@ -25,6 +25,7 @@ from grekko.api.routes import (
     coinbase,
     market,
     metamask,
+    metamask_swap,
     proposals,
     records,
     risk,
@@ -91,6 +92,7 @@ def create_app(
         wallets.router,
         walletconnect.router,
         metamask.router,
+        metamask_swap.router,
         coinbase.router,
         ops_router,
     ):

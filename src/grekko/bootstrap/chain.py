@@ -55,6 +55,7 @@ class ChainRuntime:
     deployment: Any = None  # ours on the local devnet; None on a fork or a node elsewhere
     wallets: Any = None  # the WalletManager (the keystore wallet registered in it)
     replayed: frozenset[str] = frozenset()  # the replay's assets the mirror follows (BTC, ETH)
+    swap_planner: Any = None  # UserSwapPlanner: swaps for browser wallets (None without V2)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def token_specs(self) -> dict[int, list[Any]]:
@@ -109,6 +110,7 @@ def build_chain(
             url, chain_id, wallet, venue, handoff, _tokens(addresses), devnet=devnet
         )
         runtime.w3, runtime.deployment = w3, deployment
+        runtime.swap_planner = _swap_planner(w3, venue)
         runtime.replayed = frozenset(first_prices)
         if devnet is not None:
             runtime.closers.append(devnet.down)
@@ -305,6 +307,14 @@ def _protocols(w3: Web3, wallet: Any, addresses: Mapping[str, str]) -> dict[str,
     if set(V3_CONTRACTS) <= addresses.keys():
         protocols["uniswap_v3"] = UniswapV3(w3, uniswap_v3_config(addresses), wallet, nonces)
     return protocols
+
+
+def _swap_planner(w3: Web3, venue: Any) -> Any:
+    """Swaps a browser wallet signs itself (MetaMask), over the venue's Uniswap V2."""
+    from grekko.adapters.evm.user_swaps import UserSwapPlanner
+
+    v2 = venue.router.protocols.get("uniswap_v2")
+    return None if v2 is None else UserSwapPlanner(w3, v2)
 
 
 def _decimals(w3: Web3, token: str) -> int:
