@@ -148,7 +148,8 @@ class ApiSettings(_Section):
     rate_limit_login: Annotated[str, Field(min_length=3)] = "10/minute"
     rate_limit_storage: Annotated[str, Field(pattern=r"^(memory|redis|rediss)://")] = "memory://"
     max_body_bytes: Annotated[int, Field(ge=1024, le=100_000_000)] = 1_000_000
-    siwe_domain: Annotated[str, Field(min_length=1)] = "127.0.0.1:8000"
+    # the host:port users sign in to; unset, the address Grekko serves on (host:port)
+    siwe_domain: Annotated[str | None, Field(min_length=1)] = None
     siwe_chain_id: Annotated[int, Field(ge=1)] = 31337
     ws_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
     ws_heartbeat_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 15.0
@@ -218,6 +219,7 @@ class CoinbaseSettings(_Section):
     rest_url: Annotated[str, Field(pattern=r"^https?://")] | None = None  # None: api.coinbase.com
     onramp_app_id: str = ""  # the CDP project id Onramp links carry
     poll_fills_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 5.0
+    poll_market_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 5.0
 
 
 class Settings(BaseSettings):

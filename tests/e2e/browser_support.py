@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,12 @@ def page_problems(page: Any) -> list[str]:
     return found
 
 
-def new_page(browser: Any) -> Any:
-    """A page in a fresh context (its own storage), watching for errors."""
+def new_page(browser: Any, prepare: Callable[[Any], None] | None = None) -> Any:
+    """A page in a fresh context (its own storage), watching for errors; `prepare(context)`
+    runs first (e.g. to inject a wallet before the page's scripts)."""
     context = browser.new_context(viewport=VIEWPORT)
+    if prepare is not None:
+        prepare(context)
     context.add_init_script(COLLECT_CSP_VIOLATIONS)
     page = context.new_page()
     problems: list[str] = []

@@ -74,6 +74,7 @@ class Platform:
     process: subprocess.Popen[bytes] | None = None
     admin_password: str | None = None
     starts: int = 0
+    devnet: bool = False  # the local chain (anvil, Uniswap, Aave) in the process too
 
     @property
     def url(self) -> str:
@@ -87,7 +88,7 @@ class Platform:
         assert self.process is None, "already running"
         self.starts += 1
         command = [
-            sys.executable, "-m", "grekko.cli", "up", "--no-devnet",
+            sys.executable, "-m", "grekko.cli", "up", "--devnet" if self.devnet else "--no-devnet",
             "--data-dir", str(self.data_dir), "--port", str(self.port),
         ]  # fmt: skip
         with self.stderr_path.open("wb") as err:

@@ -15,7 +15,7 @@ declare global {
   }
 }
 
-interface SiweNonce {
+export interface SiweNonce {
   nonce: string;
   expires_at: string;
   domain: string;
@@ -180,13 +180,18 @@ function field(label: string, input: HTMLInputElement): HTMLElement {
 }
 
 /** The EIP-4361 text exactly as the server's siwe package renders these fields. */
-export function siweMessage(address: string, nonce: SiweNonce, issuedAt: Date): string {
+export function siweMessage(
+  address: string,
+  nonce: SiweNonce,
+  issuedAt: Date,
+  statement = SIWE_STATEMENT,
+): string {
   const uri = `${location.protocol}//${nonce.domain}`;
   return [
     `${nonce.domain} wants you to sign in with your Ethereum account:`,
     address,
     "",
-    SIWE_STATEMENT,
+    statement,
     "",
     `URI: ${uri}`,
     "Version: 1",

@@ -10,6 +10,7 @@ import { mountNews } from "./news";
 import { DomNotifier } from "./notify";
 import { WsRealTime } from "./realtime";
 import { mountTrading } from "./trading/index";
+import { mountWallets } from "./wallets/index";
 
 interface Me {
   username: string;
@@ -104,6 +105,13 @@ function openDesk(
   mountPanel("Trading", layout.trading, () => mountTrading(layout.trading, ctx), notifier);
   mountPanel("News", layout.news, () => mountNews(layout.news, ctx, assets), notifier);
   mountPanel("Agents", layout.agents, () => mountAgents(layout.agents, ctx), notifier);
+  mountWallets(ctx).then(
+    ({ button, drawer }) => {
+      layout.header.querySelector(".header-spacer")?.after(button);
+      document.body.append(drawer);
+    },
+    (error: unknown) => notifier.notify("error", "Wallets failed", String(error)),
+  );
   rt.start();
 }
 

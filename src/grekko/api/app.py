@@ -23,6 +23,7 @@ from grekko.api.routes import (
     agents,
     bookmarks,
     coinbase,
+    connections,
     market,
     metamask,
     metamask_swap,
@@ -93,6 +94,7 @@ def create_app(
         walletconnect.router,
         metamask.router,
         metamask_swap.router,
+        connections.router,
         coinbase.router,
         ops_router,
     ):

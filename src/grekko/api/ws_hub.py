@@ -52,7 +52,8 @@ FAMILY_PATTERNS: dict[str, tuple[str, ...]] = {
     "risk": ("events.risk",),
     "news": ("news",),
     "agents": ("agents.*",),
-    "wallets": ("wallet.*", "metamask.*"),  # metamask.*: account, network, confirmed tx
+    # metamask.*: account, network, confirmed tx, swaps; walletconnect.*: session, requests
+    "wallets": ("wallet.*", "metamask.*", "walletconnect.*"),
 }
 _encoder = msgspec.json.Encoder(enc_hook=str)  # an unknown payload type still goes out, as text
 _encode_str = msgspec.json.Encoder().encode
@@ -94,6 +95,9 @@ class HubStats:
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+
+_USER_WALLETS = frozenset({"metamask", "walletconnect"})
 
 
 class _Item:
@@ -236,8 +240,9 @@ class BusFanout:
             "events.risk": self._plain_handler("risk"),
             "news": self._plain_handler("news"),
             "agents.*": self._plain_handler("agents"),
-            "wallet.*": self._plain_handler("wallets"),
-            "metamask.*": self._plain_handler("wallets"),
+            "wallet.*": self._wallet_handler(),
+            "metamask.*": self._wallet_handler(),
+            "walletconnect.*": self._wallet_handler(),
         }
 
     @property
@@ -361,6 +366,23 @@ class BusFanout:
 
         return handler
 
+    def _wallet_handler(self) -> Callable[[Any], None]:
+        """A user's MetaMask or WalletConnect session (provider metamask:<user id>) is that
+        user's business alone: its requests, transactions and swaps go only to that user."""
+        routes = self._routes
+
+        def handler(message: Any) -> None:
+            clients = routes.get("wallets")
+            if not clients:
+                return
+            owner = _wallet_owner(getattr(message, "provider_id", None))
+            if owner is not None:
+                clients = tuple(c for c in clients if c.principal.user_id == owner)
+            if clients:
+                self._fan(clients, _Item("wallets", message), None)
+
+        return handler
+
     def _on_order_event(self, message: Any) -> None:
         clients = self._routes.get("orders")
         if clients:
@@ -369,3 +391,13 @@ class BusFanout:
             clients = self._routes.get("positions")
             if clients:
                 self._fan(clients, _Item("positions", message), None)
+
+
+def _wallet_owner(provider_id: object) -> int | None:
+    """The user a browser or phone wallet belongs to; None for the platform's own wallets."""
+    if not isinstance(provider_id, str):
+        return None
+    kind, _, user = provider_id.partition(":")
+    if kind not in _USER_WALLETS:
+        return None
+    return int(user) if user.isdigit() else -1  # malformed: nobody's

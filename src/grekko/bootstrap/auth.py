@@ -79,7 +79,7 @@ def auth_service_for(
         jwt_secret=load_jwt_secret(settings.data_dir, env),
         access_ttl_s=api.access_token_ttl_s,
         refresh_ttl_s=api.refresh_token_ttl_s,
-        siwe_domain=api.siwe_domain,
+        siwe_domain=api.siwe_domain or f"{settings.host}:{settings.port}",
         siwe_chain_id=api.siwe_chain_id,
         encrypt=encrypt,
         decrypt=decrypt,

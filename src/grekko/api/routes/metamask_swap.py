@@ -18,11 +18,12 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from grekko.adapters.evm.swaps import SwapError
-from grekko.adapters.wallets.metamask import MetaMaskBridge, MetaMaskNotice
+from grekko.adapters.wallets.metamask import MetaMaskBridge
 from grekko.api.auth.dependencies import require
 from grekko.api.principal import Principal, Role
 from grekko.api.problems import ApiProblem
@@ -40,6 +41,15 @@ Trader = Annotated[Principal, Depends(require(Role.TRADER))]
 Services = Annotated[ApiServices, Depends(services)]
 SYMBOL = r"^[A-Za-z0-9]{1,12}$"
 RECEIPT_TIMEOUT_S = 120.0
+
+
+class SwapNotice(msgspec.Struct, frozen=True, kw_only=True):
+    """metamask.swap.<event> on the bus; `data` is the swap as answered plus the outcome."""
+
+    ts_event: int
+    provider_id: str
+    event: str  # "completed" | "failed"
+    data: dict[str, Any]
 
 
 class SwapIn(BaseModel):
@@ -157,10 +167,13 @@ class _SwapRun:
 
     def _notice(self, topic: str, extra: dict[str, Any]) -> None:
         data = {**self.out.model_dump(), **extra}
-        self.publish(
-            topic,
-            MetaMaskNotice(ts_event=time.time_ns(), provider_id=self.bridge.provider_id, data=data),
+        notice = SwapNotice(
+            ts_event=time.time_ns(),
+            provider_id=self.bridge.provider_id,
+            event=topic.rpartition(".")[2],
+            data=data,
         )
+        self.publish(topic, notice)
 
 
 def _token(tokens: dict[str, str], symbol: str) -> str | None:
