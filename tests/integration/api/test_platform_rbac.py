@@ -53,6 +53,7 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("PUT", "/api/v1/news/bookmarks/{news_id}"): V,
     ("DELETE", "/api/v1/news/bookmarks/{news_id}"): V,
     ("GET", "/api/v1/wallets"): V,  # addresses and amounts, nothing secret
+    ("GET", "/api/v1/connections"): V,  # what can be and is connected, for the caller
     ("POST", "/api/v1/walletconnect/session/create"): T,  # each trader their own session
     ("GET", "/api/v1/walletconnect/session/status"): T,
     ("DELETE", "/api/v1/walletconnect/session/disconnect"): T,
@@ -105,7 +106,12 @@ POLICY: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/metamask/requests"): T,
     ("POST", "/api/v1/metamask/transaction/sign"): T,
     ("POST", "/api/v1/metamask/contract/interact"): T,
+    ("POST", "/api/v1/metamask/swap"): T,
+    ("POST", "/api/v1/metamask/disconnect"): T,
     ("POST", "/api/v1/coinbase/connect"): A,  # exchange keys into the secrets store
+    ("DELETE", "/api/v1/coinbase/connect"): A,  # and out of it
+    ("POST", "/api/v1/coinbase/markets"): T,
+    ("GET", "/api/v1/coinbase/markets"): T,
     ("GET", "/api/v1/coinbase/accounts"): T,
     ("POST", "/api/v1/coinbase/trade/execute"): T,
     ("POST", "/api/v1/coinbase/onramp/initiate"): T,

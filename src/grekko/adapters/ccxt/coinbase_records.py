@@ -22,6 +22,8 @@ __all__ = [
     "CoinbaseAccount",
     "CoinbaseAuthError",
     "CoinbaseError",
+    "CoinbaseNotLinked",
+    "CoinbaseOrdersWorking",
     "CoinbaseUnavailable",
     "ExchangeFill",
     "ExchangeOrder",
@@ -37,6 +39,10 @@ class CoinbaseError(VenueError):
 
 class CoinbaseNotLinked(CoinbaseError):
     """No Coinbase key has been linked yet, or Coinbase cannot price the product."""
+
+
+class CoinbaseOrdersWorking(CoinbaseError):
+    """Coinbase cannot be unlinked while orders placed through it are still being followed."""
 
 
 class CoinbaseAuthError(CoinbaseError):

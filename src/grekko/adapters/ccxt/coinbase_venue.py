@@ -15,6 +15,8 @@ venue queues its own jobs and runs them one at a time in submission order whatev
 so an order's acceptance always reaches the kernel before its fills, and its fills before its
 cancellation. `open_order_ids()` asks Coinbase directly (it serves reconciliation after a
 restart); `follow()` takes back an order accepted before a restart, with the fills already booked.
+After `unlink(reason)` (the key was removed) every new order is rejected with that reason and no
+call reaches Coinbase until `link(client)`.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class CoinbaseVenue:
         self._worker = worker
         self._hand_back = hand_back
         self._sink: OrderEventSink | None = None
+        self._unlinked = ""  # why orders are refused: Coinbase is not linked any more
         self._working: dict[str, _Working] = {}
         self._state = threading.Lock()
         self._queue: deque[Job] = deque()
@@ -130,8 +133,24 @@ class CoinbaseVenue:
     def cancel_order(self, order: Order, reason: str = "") -> None:
         self._enqueue(lambda: self._cancel(order.client_order_id, reason))
 
+    def link(self, client: CoinbaseTrading) -> None:
+        """Trade through this client (again); orders still followed are followed with it."""
+        with self._state:
+            self._client, self._unlinked = client, ""
+
+    def unlink(self, reason: str) -> None:
+        with self._state:
+            self._unlinked = reason
+
+    def working_order_ids(self) -> set[str]:
+        """Orders this venue still follows, without asking Coinbase."""
+        with self._state:
+            return set(self._working)
+
     def open_order_ids(self) -> set[str]:
         """Orders Coinbase lists as open, plus those this venue has not seen settled yet."""
+        if self._unlinked:
+            return self.working_order_ids()
         with self._one_at_a_time:
             try:
                 listed = self._client.open_orders()
@@ -200,6 +219,10 @@ class CoinbaseVenue:
     # ---- placing -------------------------------------------------------------------------------
     def _place(self, work: _Working, order: Order, instrument: Instrument | None) -> None:
         cid = order.client_order_id
+        if self._unlinked:
+            self._forget(cid)
+            self._deliver([self._rejected(cid, self._unlinked)])
+            return
         try:
             placed = self._client.place_order(self._request(order, instrument))
         except OrderRefused as exc:
@@ -252,7 +275,7 @@ class CoinbaseVenue:
     def _poll(self) -> None:
         with self._state:
             following = {w.venue_order_id: w for w in self._working.values() if w.venue_order_id}
-        if not following:
+        if not following or self._unlinked:
             return
         try:
             fills = self._client.fills(order_ids=sorted(following))
@@ -336,8 +359,10 @@ class CoinbaseVenue:
     def _cancel(self, client_order_id: str, reason: str) -> None:
         with self._state:
             work = self._working.get(client_order_id)
-        if work is None or work.venue_order_id is None:
-            log.info("%s: cancel of %s ignored: not working", self.name, client_order_id)
+        if work is None or work.venue_order_id is None or self._unlinked:
+            log.info(
+                "%s: cancel of %s ignored: not working or unlinked", self.name, client_order_id
+            )
             return
         order_id = work.venue_order_id
         try:

@@ -1,5 +1,7 @@
 """Coinbase: link a CDP API key (admin; the key goes straight into the secrets store and is never
-answered back), read accounts, trade through the kernel's `coinbase` venue, and build Onramp links.
+answered back) or unlink it (DELETE /connect: the key leaves the store), read accounts, list a
+product as a market data source, trade through the kernel's `coinbase` venue, and build Onramp
+links.
 
 Exchange calls block, so they run in worker threads; the kernel is touched only on the event loop.
 """
@@ -46,6 +48,20 @@ class TradeIn(BaseModel):
     price: Decimal | None = Field(default=None, gt=0)
 
 
+class UnlinkOut(BaseModel):
+    was_linked: bool
+    key_removed: bool
+
+
+class MarketIn(BaseModel):
+    symbol: str = Field(pattern=r"^[A-Z0-9]{1,12}/[A-Z0-9]{1,12}$")
+
+
+class MarketOut(BaseModel):
+    instrument_id: str
+    symbol: str
+
+
 class OnrampIn(BaseModel):
     address: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
     network: str = Field(default="ethereum", min_length=1, max_length=40)
@@ -75,11 +91,14 @@ def _problem(exc: Exception) -> ApiProblem:
         CoinbaseAuthError,
         CoinbaseError,
         CoinbaseNotLinked,
+        CoinbaseOrdersWorking,
     )
     from grekko.core.errors import ConfigError
 
     if isinstance(exc, CoinbaseNotLinked):
         return ApiProblem(409, "coinbase_not_linked", "Coinbase is not linked", str(exc))
+    if isinstance(exc, CoinbaseOrdersWorking):
+        return ApiProblem(409, "coinbase_orders_working", "Orders still work on Coinbase", str(exc))
     if isinstance(exc, CoinbaseAuthError):
         return ApiProblem(401, "coinbase_auth", "Coinbase refused the key", str(exc))
     if isinstance(exc, ConfigError):
@@ -110,6 +129,39 @@ async def connect(body: ConnectIn, _: Admin, svc: Services) -> list[AccountOut]:
     return _accounts(accounts)
 
 
+@router.delete("/connect", response_model=UnlinkOut, responses=problems(404, 409))
+async def disconnect(_: Admin, svc: Services) -> UnlinkOut:
+    """Unlink Coinbase: polling and trading stop, the key is removed from the secrets store."""
+    link = _link(svc)
+    link.loop = asyncio.get_running_loop()
+    try:
+        client = link.detach()  # on the event loop: the kernel's thread
+    except Exception as exc:
+        raise _problem(exc) from None
+    removed = await asyncio.to_thread(link.release, client)
+    return UnlinkOut(was_linked=client is not None, key_removed=removed)
+
+
+@router.post(
+    "/markets", response_model=MarketOut, status_code=201, responses=problems(404, 409, 422, 502)
+)
+async def list_market(body: MarketIn, _: Trader, svc: Services) -> MarketOut:
+    """A Coinbase product as an instrument whose candles and best bid/ask flow into the kernel."""
+    link = _link(svc)
+    link.loop = asyncio.get_running_loop()
+    try:
+        product, mid = await asyncio.to_thread(link.fetch_market, body.symbol)
+    except Exception as exc:
+        raise _problem(exc) from None
+    return MarketOut(instrument_id=link.list_market(product, mid), symbol=product.symbol)
+
+
+@router.get("/markets", response_model=list[MarketOut], responses=problems(404))
+async def markets(_: Trader, svc: Services) -> list[MarketOut]:
+    """The products whose market data is polled while Coinbase is linked."""
+    return [MarketOut(instrument_id=f"{s}@coinbase", symbol=s) for s in _link(svc).polled()]
+
+
 @router.get("/accounts", response_model=list[AccountOut], responses=problems(404, 409, 502))
 async def accounts(_: Trader, svc: Services) -> list[AccountOut]:
     link = _link(svc)
@@ -128,6 +180,7 @@ async def trade_execute(body: TradeIn, who: Trader, svc: Services) -> OrderOut:
     from grekko.api.desk import denial_reason
 
     link = _link(svc)
+    link.loop = asyncio.get_running_loop()
     try:
         product, mid = await asyncio.to_thread(link.fetch_market, body.symbol)
     except Exception as exc:

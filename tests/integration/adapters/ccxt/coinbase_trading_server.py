@@ -5,6 +5,13 @@ thread) can talk to it. Paths, query parameters and JSON are Coinbase's; every a
 from tests/fixtures/coinbase/ (see its README), cut to the request's filters (order status, order
 ids, product, limit) or with the request's own ids echoed back, as Coinbase does.
 
+Candles: as recorded (their 2024 times, for a request whose window holds them), or, after
+`serve_candles_live(anchor_s)`, the recorded candles (values unchanged, oldest first) as the
+consecutive candles of the requested granularity that closed by `anchor_s`, the way a poller of
+the present sees them; `release_candles(n)` serves only the oldest n, so a later one appears.
+`answer_all(status)` makes every request fail until `answer_all(None)`; `stop()` and `restart()`
+take the server off its port and back (connections refused meanwhile).
+
 Every private request must carry `Authorization: Bearer <JWT>` made as Coinbase documents it:
 ES256 signed by the key whose public half the server was given, header kid = key name and a nonce
 never seen before, claims iss "cdp", sub = key name, exp = nbf + 120, nbf <= now < exp (PyJWT
@@ -29,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from recorded_exchange import FIXTURES
+from recorded_exchange import FIXTURES, GRANULARITY_S
 
 BROKERAGE = "/api/v3/brokerage"
 MARKET = f"{BROKERAGE}/market"
@@ -60,6 +67,11 @@ class CoinbaseTradingServer:
     order_ids: deque[str] = field(default_factory=deque)
     closed_orders: dict[str, str] = field(default_factory=dict)
     faults: deque[tuple[str, int, str]] = field(default_factory=deque)
+    candle_anchor_s: int | None = None
+    candles_released: int | None = None
+    outage: int | None = None  # every request gets this status while set
+    _port: int = 0
+    _handler: type[BaseHTTPRequestHandler] | None = None
     _nonces: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _http: ThreadingHTTPServer | None = None
@@ -67,8 +79,7 @@ class CoinbaseTradingServer:
 
     @property
     def rest_url(self) -> str:
-        assert self._http is not None
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return f"http://127.0.0.1:{self._port}"
 
     def answer_next_orders(self, *fixture_names: str) -> None:
         """The next order creations get these files (default: http_create_order.json)."""
@@ -82,6 +93,29 @@ class CoinbaseTradingServer:
         """The next request to `path` gets this status and raw body instead of its answer."""
         with self._lock:
             self.faults.append((path, status, body))
+
+    def serve_candles_live(self, anchor_s: int, released: int | None = None) -> None:
+        with self._lock:
+            self.candle_anchor_s, self.candles_released = anchor_s, released
+
+    def release_candles(self, count: int) -> None:
+        with self._lock:
+            self.candles_released = count
+
+    def answer_all(self, status: int | None) -> None:
+        with self._lock:
+            self.outage = status
+
+    def recorded_candles(self) -> list[dict[str, str]]:
+        """The recording's candles, oldest first."""
+        rows: list[dict[str, str]] = self.load("http_candles.json")["candles"]
+        return sorted(rows, key=lambda r: int(r["start"]))
+
+    def live_start_s(self, index: int, granularity_s: int) -> int:
+        """Where `serve_candles_live` puts the index-th oldest recorded candle."""
+        assert self.candle_anchor_s is not None
+        newest = self.candle_anchor_s - self.candle_anchor_s % granularity_s - granularity_s
+        return newest - (len(self.recorded_candles()) - 1 - index) * granularity_s
 
     def close_order(self, order_id: str, status: str) -> None:
         """From now on the recorded order has this status (CANCELLED, EXPIRED, ...)."""
@@ -108,17 +142,31 @@ class CoinbaseTradingServer:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the tests read `requests` instead."""
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        self._serve_on(0)
+        return self
+
+    def _serve_on(self, port: int) -> None:
+        assert self._handler is not None
+        self._http = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        self._port = self._http.server_address[1]
         self._thread = threading.Thread(
             target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
         self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+            self._http = None
+
+    def restart(self) -> None:
+        """Back on the same port."""
+        self._serve_on(self._port)
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     # ---- one request -------------------------------------------------------------------------
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
@@ -145,6 +193,8 @@ class CoinbaseTradingServer:
             fault = next((f for f in self.faults if f[0] == url.path), None)
             if fault is not None:
                 self.faults.remove(fault)
+            elif self.outage is not None:
+                fault = (url.path, self.outage, "Service Unavailable")
         if fault is not None:
             _reply(handler, fault[1], fault[2], "text/plain")
             return
@@ -236,9 +286,16 @@ class CoinbaseTradingServer:
             return 404, {"error": "NOT_FOUND", "message": "no recording of that product"}
         start = int(query.get("start", "0"))
         end = int(query.get("end", str(2**62)))
-        rows = [
-            r for r in self.load("http_candles.json")["candles"] if start <= int(r["start"]) < end
-        ]
+        rows = self.recorded_candles()
+        with self._lock:
+            anchor, released = self.candle_anchor_s, self.candles_released
+        if anchor is not None:
+            granularity = GRANULARITY_S[query.get("granularity", "ONE_MINUTE")]
+            rows = [
+                {**r, "start": str(self.live_start_s(i, granularity))}
+                for i, r in enumerate(rows[:released])
+            ]
+        rows = [r for r in rows if start <= int(r["start"]) < end]
         return 200, {"candles": sorted(rows, key=lambda r: int(r["start"]), reverse=True)}
 
     def _with_status(self, order: dict[str, Any]) -> dict[str, Any]:
