@@ -3,8 +3,9 @@
 Two sources of what to mask: values registered at run time (`register(value)`: the vault, the
 auth service and the wallet code register what they handle) and value shapes that are secrets
 whoever made them (grekko.domain.audit.redact_text: JWTs, gk_ API keys, 0x + 64 hex private keys,
-PEM private keys, password=... / api_key: ... assignments, Bearer credentials). A 0x + 64 hex
-transaction hash looks exactly like a private key and is masked in logs too.
+PEM private keys, password=... / api_key: ... assignments, Bearer credentials), plus the
+WalletConnect pairing key in a `wc:` URI (symKey=<64 hex>), which opens that pairing's messages.
+A 0x + 64 hex transaction hash looks exactly like a private key and is masked in logs too.
 
 A record is redacted by formatting it (msg % args) and replacing msg with the masked text and
 args with None, so no formatter can put a raw argument back. String `extra` fields and the
@@ -38,6 +39,7 @@ DEFAULT_LOGGERS = (
     "sqlalchemy",
     "httpx",
 )
+WC_SYM_KEY_PATTERN = re.compile(r"(?i)(\bsymKey=)[0-9a-f]{64}(?![0-9a-f])")
 _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -90,7 +92,8 @@ def register(value: str) -> None:
 
 def redact(text: str, registry: SecretRegistry | None = None) -> str:
     """Registered values first (a registered value may contain a pattern), then the patterns."""
-    return redact_text((registry if registry is not None else default_registry).redact(text))
+    text = redact_text((registry if registry is not None else default_registry).redact(text))
+    return WC_SYM_KEY_PATTERN.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 class RedactionFilter(logging.Filter):

@@ -135,7 +135,9 @@ class WalletProvider(Protocol):
         ...
 
     def disconnect(self) -> None:
-        """Forget unlocked keys and sessions; fires accountsChanged([]) and disconnect."""
+        """Forget unlocked keys and sessions; fires accountsChanged([]) and disconnect. Until the
+        next connect nothing is signed or sent, and what was asked of a user's wallet is
+        refused if it answers late."""
         ...
 
     def is_connected(self) -> bool: ...
@@ -161,7 +163,8 @@ class WalletProvider(Protocol):
     def sign_transaction(self, tx: TxRequest) -> SignedTx: ...
 
     def send_transaction(self, tx: TxRequest) -> str:
-        """Sign and broadcast on the current chain; the transaction hash as 0x-hex."""
+        """Sign and broadcast on the current chain; the transaction hash as 0x-hex. A wallet that
+        signs on the user's side returns it only once the mined transaction is the one asked."""
         ...
 
     def on(self, event: WalletEvent, handler: WalletHandler) -> None: ...

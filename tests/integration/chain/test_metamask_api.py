@@ -181,9 +181,13 @@ async def test_a_contract_call_is_signed_and_sent_by_the_users_metamask(tmp_path
         token = chain.w3.eth.contract(address=weth, abi=_BALANCE_OF)
         assert token.functions.balanceOf(browser.account.address).call() == 3 * 10**17
 
-        wallets = (await h.client.get("/api/v1/wallets", headers=h.auth(Role.VIEWER))).json()
+        wallets = (await h.client.get("/api/v1/wallets", headers=trader)).json()
         mine = next(w for w in wallets if w["provider_id"] == pid)
         assert mine["accounts"] == [browser.account.address]
+        admin = (await h.client.get("/api/v1/wallets", headers=h.auth(Role.ADMIN))).json()
+        assert pid in [w["provider_id"] for w in admin]
+        viewer = (await h.client.get("/api/v1/wallets", headers=h.auth(Role.VIEWER))).json()
+        assert [w["provider_id"] for w in viewer] == ["keystore"]  # another user's: not shown
         assert mine["balances"][browser.account.address]["WETH"] == "0.300000000000000000"
 
 

@@ -89,9 +89,11 @@ async def test_a_trader_pairs_the_sdk_wallet_signs_sends_and_disconnects(tmp_pat
                 assert status["peer"]["name"] == "Grekko test wallet"
                 me = (await h.client.get("/api/v1/auth/me", headers=h.auth(Role.TRADER))).json()
                 provider = f"walletconnect:{me['id']}"
-                listed = await h.client.get("/api/v1/wallets", headers=h.auth(Role.VIEWER))
+                listed = await h.client.get("/api/v1/wallets", headers=h.auth(Role.TRADER))
                 mine = [w for w in listed.json() if w["provider_id"] == provider]
                 assert [(w["connected"], w["accounts"]) for w in mine] == [(True, [WALLET])]
+                others = await h.client.get("/api/v1/wallets", headers=h.auth(Role.VIEWER))
+                assert provider not in [w["provider_id"] for w in others.json()]  # not theirs
 
                 message = "Grekko wants your signature"
                 signed = await _settled_request(
@@ -132,7 +134,7 @@ async def test_a_trader_pairs_the_sdk_wallet_signs_sends_and_disconnects(tmp_pat
                 "session.disconnected",
             ]
             assert heard[0][1]["accounts"] == [WALLET]
-            listed = await h.client.get("/api/v1/wallets", headers=h.auth(Role.VIEWER))
+            listed = await h.client.get("/api/v1/wallets", headers=h.auth(Role.TRADER))
             assert provider not in [w["provider_id"] for w in listed.json()]
             viewer = await h.client.get(f"{API}/session/status", headers=h.auth(Role.VIEWER))
             assert viewer.status_code == 403

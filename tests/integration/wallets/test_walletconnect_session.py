@@ -191,7 +191,7 @@ async def test_an_expired_session_refuses_to_sign(relay: LocalRelay) -> None:
     session = WalletConnectSession(
         8, chains=[DEVNET], relay_url=relay.url, request_timeout=10, clock=clock
     )
-    connected = _waiter(session, "connect")
+    connected, disconnected = _waiter(session, "connect"), _waiter(session, "disconnect")
     try:
         uri = await asyncio.to_thread(session.create)
         wallet, _topic, key = await _python_wallet_settles(
@@ -205,12 +205,29 @@ async def test_an_expired_session_refuses_to_sign(relay: LocalRelay) -> None:
         answered = decode(decrypt((await wallet.next_message(timeout=10)).message, key))
         assert answered.result is True  # the settlement was acknowledged
         assert session.status()["expiry"] == int(clock.now) + 3600
-        clock.now += 3600
+        channel = session._live
+        assert channel is not None
+        assert channel.session_key == key
+        clock.now += 3599
+        assert session.is_connected()
+        clock.now += 1  # the expiry itself: no longer
         assert session.status()["state"] == "expired"
         assert not session.is_connected()
+        assert await asyncio.to_thread(disconnected.wait, 10)  # the session ended itself
+        assert "expired" in session.status()["reason"]
+        assert (channel.keys, channel.session_key) == (None, None)
+        assert session.get_accounts() == []
         with pytest.raises(WalletError, match="expired"):
             await asyncio.to_thread(session.sign_message, "too late")
+        with pytest.raises(WalletError, match="expired"):
+            await asyncio.to_thread(
+                session.request,
+                "eth_sendTransaction",
+                [{"from": account.address, "to": account.address, "value": "0x1"}],
+            )
         await wallet.close()
+        assert session.status()["state"] == "expired"
+        assert len(await asyncio.to_thread(session.create)) > 0  # a new pairing may start
     finally:
         await asyncio.to_thread(session.close)
     assert not [p for m, p in relay.calls if m == "irn_publish" and p["tag"] == 1108]

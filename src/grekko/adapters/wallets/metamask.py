@@ -8,9 +8,12 @@ hands to window.ethereum.request; the asking thread then blocks until the browse
 `resolve` / `reject` or the timeout passes. So sign_message and send_transaction must run on a
 worker thread, never on the event loop that delivers the answer.
 
-For a transaction MetaMask both signs and sends; the server only learns the hash, and then
-follows the receipt on its own node, checking that the mined transaction is the one requested
-from this account, before it publishes `metamask.transaction.confirmed`.
+For a transaction MetaMask both signs and sends; the server only learns the hash. The waiting
+thread then follows the receipt on the platform's own node and takes the hash only when the mined
+transaction is the one requested from this account (`metamask.transaction.confirmed`; else
+`metamask.transaction.failed` and a WalletError). A hash answers one request only. A request is answerable until its expires_at (by the injected clock) and only
+while the account it was made for is still the connected one: disconnecting or changing the
+account rejects what is pending, and a late answer is refused.
 
 `publish(topic, message)` must be safe to call from any thread (the API hands it to the event
 loop); the EIP-1193 handlers run on the thread that calls attach / report_chain / disconnect.
@@ -29,7 +32,9 @@ from typing import Any
 
 from web3 import Web3
 
+from grekko.adapters.wallets.answers import AnsweredHashes
 from grekko.adapters.wallets.metamask_requests import (
+    ERC20_BALANCE_OF,
     MetaMaskNotice,
     MetaMaskRequest,
     Publish,
@@ -56,20 +61,12 @@ __all__ = ["MetaMaskBridge", "MetaMaskNotice", "MetaMaskRequest", "RequestRefuse
 log = logging.getLogger("grekko.wallets.metamask")
 
 SETTLED_KEPT = 256  # answered / expired ids remembered, so a late answer gets a clear refusal
-_ERC20_BALANCE_OF = [
-    {
-        "name": "balanceOf",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [{"name": "owner", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    }
-]
 
 
 @dataclass
 class _Pending:
     request: MetaMaskRequest
+    account: str  # the account it was made for: answerable only while that one is connected
     done: threading.Event = field(default_factory=threading.Event)
     result: str | None = None
     error: str | None = None
@@ -106,6 +103,7 @@ class MetaMaskBridge:
         self._lock = threading.Lock()
         self._pending: dict[str, _Pending] = {}
         self._settled: OrderedDict[str, str] = OrderedDict()
+        self._hashes = AnsweredHashes()
         self._events = WalletEventHandlers(self.provider_id)
 
     def __repr__(self) -> str:
@@ -161,6 +159,7 @@ class MetaMaskBridge:
         if was is not None:
             self._emit("accountsChanged", [])
             self._emit("disconnect", None)
+            self._notice("metamask.account.changed", {"accounts": [], "previous": was})
 
     def is_connected(self) -> bool:
         return self._account is not None
@@ -195,7 +194,7 @@ class MetaMaskBridge:
         if token is None:
             return int(self._w3.eth.get_balance(owner))
         erc20 = self._w3.eth.contract(
-            address=Web3.to_checksum_address(checksum(token, "token")), abi=_ERC20_BALANCE_OF
+            address=Web3.to_checksum_address(checksum(token, "token")), abi=ERC20_BALANCE_OF
         )
         return int(erc20.functions.balanceOf(owner).call())
 
@@ -205,53 +204,58 @@ class MetaMaskBridge:
         """personal_sign in the browser; the signature must recover to the connected account."""
         account = self._require_account()
         raw = message.encode() if isinstance(message, str) else bytes(message)
-        request_id = self._open("sign", "personal_sign", ["0x" + raw.hex(), account])
+        request_id = self._open("sign", "personal_sign", ["0x" + raw.hex(), account], account)
         return bytes.fromhex(self.wait(request_id)[2:])
 
     def sign_transaction(self, tx: TxRequest) -> SignedTx:
         raise WalletError("MetaMask signs and sends in the browser; use send_transaction")
 
     def send_transaction(self, tx: TxRequest) -> str:
-        """Blocks until the browser sent it (or refused); the receipt is followed afterwards."""
+        """Blocks until the browser sent it and the node mined it as asked (or not: WalletError)."""
         return self.wait(self.request_transaction(tx))
 
     def request_transaction(self, tx: TxRequest) -> str:
         """Publish an eth_sendTransaction request without waiting; its request id."""
         account = self._require_account()
         params = [tx_params(tx, account, self._chain_id)]
-        return self._open("transaction", "eth_sendTransaction", params)
+        return self._open("transaction", "eth_sendTransaction", params, account)
 
     def pending(self) -> list[MetaMaskRequest]:
+        """The requests still answerable (expired ones are settled on the way)."""
+        self._expire_due()
         with self._lock:
             return [p.request for p in self._pending.values()]
 
     def wait(self, request_id: str) -> str:
-        """Block for the browser's answer: the tx hash or signature, else WalletError."""
+        """Block for the browser's answer: the signature, or the tx hash once mined as asked;
+        else WalletError."""
         with self._lock:
             entry = self._pending.get(request_id)
         if entry is None:
             raise RequestRefused(f"no pending MetaMask request {request_id!r}", "unknown")
-        entry.done.wait(self.timeout_s)
-        with self._lock:
-            expired = not entry.done.is_set()
-            if expired:
-                entry.error = f"MetaMask did not answer within {self.timeout_s:g} s"
-                self._settle(request_id, "expired")
-                entry.done.set()
-        if expired:
-            self._notice("wallet.request_settled", {"request_id": request_id, "outcome": "expired"})
+        if not entry.done.wait(self.timeout_s):
+            self._expire([(request_id, entry)])
         if entry.error is not None:
             raise WalletError(f"MetaMask request {request_id} failed: {entry.error}")
         result = str(entry.result)  # set, under the lock, before done
         if entry.request.kind == "transaction":
-            self._follow(entry.request, result)
+            wrong = self._confirm(entry.request, result)
+            if wrong:
+                raise WalletError(f"MetaMask transaction {result} {wrong}")
         return result
 
     def resolve(self, request_id: str, result: str, *, user_id: int) -> None:
         """The browser's answer: a tx hash (transaction) or a signature (sign)."""
+        self._expire_due()
         with self._lock:
             entry = self._answerable(request_id, user_id)
             check_answer(entry.request, result)
+            if entry.request.kind == "transaction":
+                earlier = self._hashes.claim(result, request_id)
+                if earlier is not None:
+                    raise RequestRefused(
+                        f"{result} already answered MetaMask request {earlier}", "reused"
+                    )
             entry.result = result
             self._settle(request_id, "answered")
             entry.done.set()
@@ -259,6 +263,7 @@ class MetaMaskBridge:
 
     def reject(self, request_id: str, reason: str, *, user_id: int) -> None:
         """The user refused in MetaMask (or the browser failed)."""
+        self._expire_due()
         with self._lock:
             entry = self._answerable(request_id, user_id)
             entry.error = f"rejected in the browser: {reason[:200] or 'no reason given'}"
@@ -266,7 +271,7 @@ class MetaMaskBridge:
             entry.done.set()
         self._notice("wallet.request_settled", {"request_id": request_id, "outcome": "rejected"})
 
-    def _open(self, kind: str, method: str, params: list[Any]) -> str:
+    def _open(self, kind: str, method: str, params: list[Any], account: str) -> str:
         now = self._clock_ns()
         request = MetaMaskRequest(
             ts_event=now,
@@ -278,7 +283,9 @@ class MetaMaskBridge:
             expires_at=now + int(self.timeout_s * 1e9),
         )
         with self._lock:
-            self._pending[request.request_id] = _Pending(request)
+            if self._account != account:
+                raise WalletError(f"the MetaMask account of {self.provider_id} changed meanwhile")
+            self._pending[request.request_id] = _Pending(request, account)
         self._publish(f"wallet.{self.provider_id}.request", request)
         return request.request_id
 
@@ -289,6 +296,13 @@ class MetaMaskBridge:
                 f"MetaMask request {request_id} belongs to another user", "foreign"
             )
         entry = self._pending.get(request_id)
+        if entry is not None and entry.account != self._account:
+            raise RequestRefused(
+                f"MetaMask request {request_id} was made for an account no longer connected",
+                "disconnected",
+            )
+        if entry is not None and entry.request.expires_at <= self._clock_ns():
+            raise RequestRefused(f"MetaMask request {request_id} expired unanswered", "expired")
         if entry is not None:
             return entry
         outcome = self._settled.get(request_id)
@@ -309,6 +323,25 @@ class MetaMaskBridge:
         while len(self._settled) > SETTLED_KEPT:
             self._settled.popitem(last=False)
 
+    def _expire_due(self) -> None:
+        now = self._clock_ns()
+        with self._lock:
+            due = [(i, e) for i, e in self._pending.items() if e.request.expires_at <= now]
+        self._expire(due)
+
+    def _expire(self, entries: list[tuple[str, _Pending]]) -> None:
+        """Settle these as expired (unless answered meanwhile); their waiters wake to an error."""
+        expired = []
+        with self._lock:
+            for request_id, entry in entries:
+                if self._pending.get(request_id) is entry:
+                    entry.error = f"MetaMask did not answer within {self.timeout_s:g} s"
+                    self._settle(request_id, "expired")
+                    entry.done.set()
+                    expired.append(request_id)
+        for request_id in expired:
+            self._notice("wallet.request_settled", {"request_id": request_id, "outcome": "expired"})
+
     def _reject_all(self, reason: str) -> None:
         with self._lock:
             entries = list(self._pending.items())
@@ -323,14 +356,9 @@ class MetaMaskBridge:
 
     # -- receipts -------------------------------------------------------------------------------
 
-    def _follow(self, request: MetaMaskRequest, tx_hash: str) -> None:
-        thread = threading.Thread(
-            target=self._confirm, args=(request, tx_hash), name="metamask-receipt", daemon=True
-        )
-        thread.start()
-
-    def _confirm(self, request: MetaMaskRequest, tx_hash: str) -> None:
-        """Wait for the receipt; confirmed only when the mined tx is the one requested."""
+    def _confirm(self, request: MetaMaskRequest, tx_hash: str) -> str:
+        """Wait for the receipt; confirmed only when the mined tx is the one requested. What is
+        wrong with it ('' when nothing is)."""
         data: dict[str, Any] = {"request_id": request.request_id, "tx_hash": tx_hash}
         try:
             receipt = self._w3.eth.wait_for_transaction_receipt(
@@ -342,14 +370,15 @@ class MetaMaskBridge:
         except Exception as exc:
             log.warning("no receipt for MetaMask transaction %s: %s", tx_hash, exc)
             self._notice("metamask.transaction.failed", {**data, "reason": f"no receipt: {exc}"})
-            return
+            return f"was not mined: {exc}"
         wrong = mismatch(request.params[0], mined)
         if wrong:
             log.warning("MetaMask transaction %s is not the one requested: %s", tx_hash, wrong)
             self._notice("metamask.transaction.failed", {**data, "reason": wrong})
-            return
+            return f"is not the transaction requested: {wrong}"
         data.update(status=int(receipt["status"]), block_number=int(receipt["blockNumber"]))
         self._notice("metamask.transaction.confirmed", data)
+        return ""
 
     # -- events ---------------------------------------------------------------------------------
 

@@ -17,17 +17,28 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from web3 import Web3
 
+from grekko.adapters.wallets.answers import transaction_mismatch
 from grekko.ports.wallet import TxRequest, WalletError
 
 Publish = Callable[[str, object], None]
 TX_HASH_RE = re.compile(r"0x[0-9a-fA-F]{64}")
 SIGNATURE_RE = re.compile(r"0x[0-9a-fA-F]{130}")
 MALFORMED = "malformed"
+ERC20_BALANCE_OF = [
+    {
+        "name": "balanceOf",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [{"name": "owner", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    }
+]
 
 
 class RequestRefused(WalletError):
     """An answer the bridge will not take; `reason` is one of unknown, expired, settled,
-    foreign (another user's request) or malformed."""
+    foreign (another user's request), disconnected (the wallet, or the account the request was
+    made for, is gone), reused (a hash that answered another request) or malformed."""
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
@@ -106,12 +117,4 @@ def check_answer(request: MetaMaskRequest, result: object) -> None:
 
 def mismatch(asked: dict[str, str], mined: Any) -> str:
     """Why the mined transaction is not the one asked for ('' when it is)."""
-    if str(mined["from"]).lower() != asked["from"].lower():
-        return "sent from another account"
-    if str(mined.get("to") or "").lower() != asked.get("to", "").lower():
-        return "sent to another address"
-    if int(mined["value"]) != int(asked["value"], 16):
-        return "sent another value"
-    if bytes(mined["input"]).hex() != asked["data"][2:].lower():
-        return "sent other calldata"
-    return ""
+    return transaction_mismatch(asked, mined)

@@ -5,7 +5,8 @@ it (domain, URI, chain id, validity window, signature, then the single-use nonce
 chain id is the one the browser reports. The user's MetaMaskBridge is then registered in the
 WalletManager, so its events reach the bus and the WebSocket's 'wallets' topic. Requests the
 platform makes of the browser (transactions, signatures) arrive there too, and the browser
-answers them here.
+answers them here. POST /disconnect detaches it: what is pending is rejected, and nothing more
+is asked of it or taken from it until it connects again.
 
 Handlers run on the event loop, so the bridge's events and the bus stay on the kernel's thread;
 the blocking parts (SIWE verification, waiting for the browser) run on threads, and the bridge
@@ -48,7 +49,14 @@ router = APIRouter(prefix="/api/v1/metamask", tags=["metamask"])
 Trader = Annotated[Principal, Depends(require(Role.TRADER))]
 Services = Annotated[ApiServices, Depends(services)]
 HEX_RE = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
-_REFUSED_STATUS = {"foreign": 403, "unknown": 404, "expired": 409, "settled": 409}
+_REFUSED_STATUS = {
+    "foreign": 403,
+    "unknown": 404,
+    "expired": 409,
+    "settled": 409,
+    "disconnected": 409,
+    "reused": 409,
+}
 
 
 class ConnectIn(BaseModel):
@@ -175,6 +183,24 @@ async def connect(request: Request, who: Trader, svc: Services, body: ConnectIn)
     audit(
         request, who.username, "metamask.connect", bridge.provider_id, {"address": verified.address}
     )
+    return _out(bridge)
+
+
+@router.post("/disconnect", response_model=BridgeOut, responses=problems(404, 409))
+async def disconnect(request: Request, who: Trader, svc: Services) -> BridgeOut:
+    """Detach the caller's own MetaMask: what it was asked and has not answered is rejected,
+    and until the next POST /connect nothing more is asked of it nor taken from it. The bus
+    carries wallet.<provider id>.accountsChanged ([]) and .disconnect, and
+    metamask.account.changed (accounts [])."""
+    bridge = _bridge(svc, who)
+    if bridge is None:
+        raise ApiProblem(
+            409, "metamask_not_connected", "MetaMask is not connected", "POST /metamask/connect"
+        )
+    accounts = bridge.get_accounts()
+    bridge.disconnect()
+    detail = {"address": accounts[0] if accounts else None}
+    audit(request, who.username, "metamask.disconnect", bridge.provider_id, detail)
     return _out(bridge)
 
 

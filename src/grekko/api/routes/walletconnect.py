@@ -3,8 +3,10 @@
 POST /session/create answers the pairing URI and its QR code; the wallet's approval arrives over
 the relay later, so the UI follows GET /session/status (or the bus event). A request for the
 wallet's signature waits for a human, so POST /request/send starts it off the event loop and
-answers an id; GET /request/{id} tells how it ended. An established session is a wallet in the
-WalletManager (provider id walletconnect:<user id>) until either side disconnects.
+answers an id; GET /request/{id} tells how it ended: `approved` only once the signature recovers
+to the session's account, or the transaction the wallet reports is mined on the platform's node
+as the one asked. An established session is a wallet in the WalletManager (provider id
+walletconnect:<user id>) until either side disconnects or it expires.
 
 Session events run on the event loop that runs the kernel (the session dispatches them there),
 so the bus and the manager are only touched from their own thread.
@@ -20,6 +22,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from grekko.adapters.wallets.answers import mined_transactions
 from grekko.adapters.wallets.walletconnect.qr import qr_svg
 from grekko.adapters.wallets.walletconnect.session import WalletConnectSession
 from grekko.api.auth.dependencies import require
@@ -36,6 +39,7 @@ Services = Annotated[ApiServices, Depends(services)]
 ESTABLISHED = "walletconnect.session.established"
 APPROVED = "walletconnect.request.approved"
 DISCONNECTED = "walletconnect.session.disconnected"
+RECEIPT_TIMEOUT_S = 120.0  # how long a transaction the wallet reports may take to be mined
 
 
 class SessionCreated(BaseModel):
@@ -113,6 +117,7 @@ def _new_session(svc: ApiServices, user_id: int) -> WalletConnectSession:
         relay_url=api.walletconnect_relay_url,
         project_id=api.walletconnect_project_id,
         balance_reader=chain.wallet.get_balance,
+        transaction_reader=mined_transactions(chain.w3, RECEIPT_TIMEOUT_S),
         dispatch=asyncio.get_running_loop().call_soon_threadsafe,
     )
     manager = chain.wallets

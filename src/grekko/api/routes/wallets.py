@@ -42,13 +42,16 @@ def _wallets(svc: ApiServices) -> Any:
 
 
 @router.get("", response_model=list[WalletOut], responses=problems(404))
-def list_wallets(_: Viewer, svc: Services) -> list[WalletOut]:
-    """Each wallet with the native coin (ETH) and the tokens the DEX venue trades."""
+def list_wallets(who: Viewer, svc: Services) -> list[WalletOut]:
+    """Each wallet with the native coin (ETH) and the tokens the DEX venue trades: the
+    platform's own, and the caller's MetaMask / WalletConnect (an admin sees every user's)."""
     chain = _wallets(svc)
     manager = chain.wallets
     held = manager.balances(chain.token_specs())
     out = []
     for pid in manager.provider_ids():
+        if not _visible(pid, who):
+            continue
         wallet = manager.get(pid)
         per_account = held.get(pid, {})
         out.append(
@@ -65,3 +68,10 @@ def list_wallets(_: Viewer, svc: Services) -> list[WalletOut]:
             )
         )
     return out
+
+
+def _visible(provider_id: str, who: Principal) -> bool:
+    kind, _, owner = provider_id.partition(":")
+    if kind not in {"metamask", "walletconnect"} or who.role is Role.ADMIN:
+        return True
+    return owner == str(who.user_id)

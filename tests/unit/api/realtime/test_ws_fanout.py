@@ -292,9 +292,11 @@ def test_wallets_topic_carries_every_wallets_events() -> None:
     fanout = BusFanout(bus)
     client = fanout.attach(VIEWER)
     fanout.subscribe(client, ["wallets"])
+    mine, theirs = f"metamask:{VIEWER.user_id}", f"metamask:{VIEWER.user_id + 1}"
     for provider, event, payload in (
         ("keystore", "connect", {"chainId": "0x7a69"}),
-        ("metamask", "accountsChanged", ["0xabc"]),
+        (mine, "accountsChanged", ["0xabc"]),
+        (theirs, "accountsChanged", ["0xdef"]),  # another user's wallet: not for this client
     ):
         notice = WalletNotice(ts_event=5, provider_id=provider, event=event, payload=payload)
         bus.publish(wallet_topic(provider, event), notice)
@@ -303,7 +305,7 @@ def test_wallets_topic_carries_every_wallets_events() -> None:
     got = events(drain(client))
     assert [(e["topic"], e["data"].get("provider_id"), e["data"].get("event")) for e in got] == [
         ("wallets", "keystore", "connect"),
-        ("wallets", "metamask", "accountsChanged"),
+        ("wallets", mine, "accountsChanged"),
         ("wallets", None, None),
     ]
     assert got[2]["data"] == {"tx_hash": "0x01", "status": 1}

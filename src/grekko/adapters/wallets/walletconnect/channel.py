@@ -1,8 +1,9 @@
 """One pairing and the session it leads to, on the wire: the relay, the keys and the requests
 waiting for the wallet's answer.
 
-The channel seals and opens envelopes, so the keys stay inside it; it knows nothing of accounts
-or expiry (the session layer decides those). Everything here runs on the session's event loop.
+The channel seals and opens envelopes, so the keys stay inside it (and are dropped when it
+closes); it knows nothing of accounts or expiry (the session layer decides those). Everything
+here runs on the session's event loop.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ Message = Request[Any] | Result | Error
 @dataclass
 class SessionChannel:
     pairing: PairingUri
-    keys: KeyPair = field(repr=False)
+    keys: KeyPair | None = field(repr=False)
     proposal: Request[Any]
     relay: RelayClient
     session_key: str | None = field(default=None, repr=False)
@@ -118,6 +119,8 @@ class SessionChannel:
     async def accept(self, answer: Result) -> None:
         """The wallet's public key gives the session key; its hash is the session topic."""
         accepted = wc.result_as(answer, SessionProposeResult)
+        if self.keys is None:
+            raise WalletError("the pairing is closed")
         self.session_key = derive_sym_key(self.keys.private_key, accepted.responder_public_key)
         self.session_topic = hash_key(self.session_key)
         await self.relay.subscribe(self.session_topic)
@@ -151,6 +154,7 @@ class SessionChannel:
         for waiting in self.pending.values():
             if not waiting.done():
                 waiting.set_exception(WalletError(f"the WalletConnect session ended: {reason}"))
+        self.keys, self.session_key = None, None
         await self.relay.close()
 
     def _seal(self, topic: str, text: str) -> str:

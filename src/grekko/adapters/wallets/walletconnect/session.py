@@ -4,7 +4,10 @@ create() makes a pairing and a key pair, publishes wc_sessionPropose on the pair
 returns the `wc:` URI the user's wallet scans. A reader then follows the relay: the wallet's answer
 to the proposal gives the session key (X25519 + HKDF), its wc_sessionSettle the accounts and the
 expiry; requests (personal_sign, eth_sendTransaction) go out as wc_sessionRequest and wait for the
-wallet's answer; wc_sessionDelete from either side ends the session.
+wallet's answer; wc_sessionDelete from either side ends the session, and so does the expiry (the
+first look at the state past it drops the keys and fires disconnect). No answer is taken on the
+wallet's word: a signature must recover to the session's account, a transaction hash must name
+a mined transaction that is the one asked (read with `transaction_reader`), and only once.
 
 The relay I/O runs on the session's own event loop thread, so the platform (worker threads, the
 API through asyncio.to_thread) calls it synchronously. Events reach handlers through `dispatch`,
@@ -20,9 +23,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from enum import StrEnum
 from typing import Any, TypeVar
 
+from grekko.adapters.wallets.answers import AnsweredHashes, MinedReader, verify_sent
 from grekko.adapters.wallets.walletconnect import messages as wc
 from grekko.adapters.wallets.walletconnect.channel import Message, SessionChannel
 from grekko.adapters.wallets.walletconnect.messages import (
@@ -34,6 +37,8 @@ from grekko.adapters.wallets.walletconnect.messages import (
 )
 from grekko.adapters.wallets.walletconnect.relay import DEFAULT_RELAY_URL, RelayClient, RelayError
 from grekko.adapters.wallets.walletconnect.settlement import (
+    asked_transaction,
+    capped_expiry,
     check_signature,
     message_bytes,
     proposal_namespaces,
@@ -41,6 +46,12 @@ from grekko.adapters.wallets.walletconnect.settlement import (
     settled_accounts,
     sign_call,
     transaction_call,
+)
+from grekko.adapters.wallets.walletconnect.state import (
+    ACTIVE,
+    SessionState,
+    safely,
+    wallet_answer,
 )
 from grekko.ports.wallet import (
     ChainInfo,
@@ -60,15 +71,6 @@ GREKKO = Metadata("Grekko", "Self-hosted crypto trading", "https://grekko.local"
 _T = TypeVar("_T")
 
 
-class SessionState(StrEnum):
-    IDLE = "idle"
-    PROPOSED = "proposed"  # the URI is out, the wallet has not answered
-    ESTABLISHED = "established"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-    DISCONNECTED = "disconnected"
-
-
 class WalletConnectSession:
     name = "WalletConnect"
 
@@ -81,6 +83,7 @@ class WalletConnectSession:
         project_id: str | None = None,
         metadata: Metadata = GREKKO,
         balance_reader: Callable[[str, str | None], int] | None = None,
+        transaction_reader: MinedReader | None = None,
         request_timeout: float = 120.0,
         proposal_ttl: int = 300,
         clock: Callable[[], float] = time.time,
@@ -89,7 +92,8 @@ class WalletConnectSession:
         self.provider_id = f"walletconnect:{user_id}"
         self._chains = tuple(chains)
         self._relay_url, self._project_id, self._metadata = relay_url, project_id, metadata
-        self._balance_reader = balance_reader
+        self._balance_reader, self._mined = balance_reader, transaction_reader
+        self._hashes, self._hash_lock, self._expiring = AnsweredHashes(), threading.Lock(), False
         self._timeout, self._proposal_ttl, self._clock = request_timeout, proposal_ttl, clock
         self._dispatch = dispatch or (lambda call: call())
         self._events = WalletEventHandlers(self.provider_id)
@@ -113,14 +117,16 @@ class WalletConnectSession:
     # ---- the session, from any thread ------------------------------------------------------------
     @property
     def state(self) -> SessionState:
-        expiry = self._expiry
-        if (
-            self._state is SessionState.ESTABLISHED
-            and expiry is not None
-            and expiry <= self._clock()
-        ):
+        if self._state is SessionState.ESTABLISHED and self._expired():
+            if not self._expiring and self._thread.is_alive():
+                self._expiring = True
+                asyncio.run_coroutine_threadsafe(self._expire(), self._loop)
             return SessionState.EXPIRED
         return self._state
+
+    def _expired(self) -> bool:
+        expiry = self._expiry
+        return expiry is not None and expiry <= self._clock()
 
     def create(self) -> str:
         """A new pairing and proposal; the `wc:` URI for the wallet to scan."""
@@ -155,8 +161,7 @@ class WalletConnectSession:
             if not isinstance(params[0], dict):
                 raise WalletError("eth_sendTransaction takes [transaction object]")
             self._own(str(params[0].get("from", "")))
-            call = raw_transaction_call(self._chain_id, params[0])
-            return wc.transaction_hash(self._call(self._request(call), self._timeout))
+            return self._sent(raw_transaction_call(self._chain_id, params[0]))
         raise WalletError(f"{method} is not a WalletConnect request Grekko sends")
 
     def close(self) -> None:
@@ -212,8 +217,8 @@ class WalletConnectSession:
         raise WalletError("a WalletConnect wallet signs and sends in one step: send_transaction")
 
     def send_transaction(self, tx: TxRequest) -> str:
-        call = transaction_call(self._chain_id, self._account(), tx)
-        return wc.transaction_hash(self._call(self._request(call), self._timeout))
+        """The hash, once the mined transaction is the one asked (so this waits for the block)."""
+        return self._sent(transaction_call(self._chain_id, self._account(), tx))
 
     def on(self, event: WalletEvent, handler: WalletHandler) -> None:
         self._events.on(event, handler)
@@ -244,7 +249,16 @@ class WalletConnectSession:
         signer = self._own(address)
         call = sign_call(self._chain_id, message, signer)
         answer = self._call(self._request(call), self._timeout)
-        return check_signature(message, wc.signature(answer), signer)
+        return check_signature(message, wallet_answer(wc.signature, answer), signer)
+
+    def _sent(self, call: Request[Any]) -> str:
+        tx_hash = wallet_answer(wc.transaction_hash, self._call(self._request(call), self._timeout))
+        with self._hash_lock:
+            earlier = self._hashes.claim(tx_hash, str(call.id))
+        if earlier is not None:
+            raise WalletError(f"the wallet answered {tx_hash} to an earlier request already")
+        verify_sent(tx_hash, asked_transaction(call), self._mined, "the wallet")
+        return tx_hash
 
     def _call(self, coroutine: Coroutine[Any, Any, _T], timeout: float | None) -> _T:
         if threading.current_thread() is self._thread:
@@ -255,15 +269,19 @@ class WalletConnectSession:
             return future.result(None if timeout is None else timeout + 5)
         except InvalidPayload as exc:
             raise WalletError(f"the wallet's answer is not valid: {exc}") from None
+        except TimeoutError:
+            future.cancel()
+            raise WalletError(f"{self.provider_id} did not finish within {timeout} s") from None
 
     def _fire(self, event: WalletEvent, payload: object) -> None:
         for handler in self._events.handlers(event):
-            self._dispatch(functools.partial(_safely, handler, event, payload))
+            self._dispatch(functools.partial(safely, handler, event, payload))
 
     # ---- on the session's loop -----------------------------------------------------------------
     async def _create(self) -> str:
-        if self._state is SessionState.ESTABLISHED:
+        if self.state is SessionState.ESTABLISHED:
             raise WalletError("a WalletConnect session is established: disconnect it first")
+        await self._expire()
         await self._drop()
         namespaces = proposal_namespaces([chain.chain_id for chain in self._chains])
         channel = await SessionChannel.propose(
@@ -282,7 +300,7 @@ class WalletConnectSession:
             try:
                 topic, message = await channel.next()
             except RelayError as exc:
-                if self._live is channel and self._state in _ACTIVE:
+                if self._live is channel and self._state in ACTIVE:
                     log.warning("%s lost the relay: %s", self.provider_id, exc)
                     await self._end(channel, f"the relay connection was lost: {exc}")
                 return
@@ -306,7 +324,7 @@ class WalletConnectSession:
         if message.method == wc.SESSION_DELETE and on_session:
             await self._end(channel, f"the wallet disconnected: {message.params.message}")
         elif message.method == wc.SESSION_EXTEND and on_session and message.params.expiry:
-            self._expiry = message.params.expiry
+            self._expiry = capped_expiry(message.params.expiry, self._clock())
 
     async def _on_proposal_answer(self, channel: SessionChannel, answer: Result | Error) -> None:
         if isinstance(answer, Error):
@@ -325,8 +343,9 @@ class WalletConnectSession:
             return
         await channel.answer(topic, settle)
         self._peer, self._accounts = settle.params.controller.metadata, accounts
-        self._session_chains, self._expiry = chains, settle.params.expiry
-        self._state = SessionState.ESTABLISHED
+        self._session_chains = chains
+        self._expiry = capped_expiry(settle.params.expiry, self._clock())
+        self._state, self._expiring = SessionState.ESTABLISHED, False
         if self._chain_id not in chains:
             self._chain_id = chains[0] if chains else self._chain_id
         self._fire("connect", self._chain_id)
@@ -356,9 +375,18 @@ class WalletConnectSession:
                 log.warning("%s could not tell the wallet: %s", self.provider_id, exc)
         await self._end(channel, "disconnected by Grekko")
 
-    async def _end(self, channel: SessionChannel, reason: str) -> None:
+    async def _expire(self) -> None:
+        """An established session past its expiry ends as if disconnected, state `expired`."""
+        channel = self._live
+        if channel is not None and self._state is SessionState.ESTABLISHED and self._expired():
+            reason = f"the WalletConnect session expired at {self._expiry}"
+            await self._end(channel, reason, SessionState.EXPIRED)
+
+    async def _end(
+        self, channel: SessionChannel, reason: str, state: SessionState = SessionState.DISCONNECTED
+    ) -> None:
         was_connected = self._state is SessionState.ESTABLISHED
-        self._state, self._reason = SessionState.DISCONNECTED, reason
+        self._state, self._reason = state, reason
         await channel.close(reason)
         if was_connected:
             self._fire("accountsChanged", [])
@@ -369,13 +397,3 @@ class WalletConnectSession:
         channel, self._live = self._live, None
         if channel is not None:
             await channel.close("replaced by a new pairing")
-
-
-_ACTIVE = (SessionState.PROPOSED, SessionState.ESTABLISHED)
-
-
-def _safely(handler: WalletHandler, event: str, payload: object) -> None:
-    try:
-        handler(payload)
-    except Exception:
-        log.exception("a %s handler of a WalletConnect session failed", event)

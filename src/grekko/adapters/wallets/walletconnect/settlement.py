@@ -33,6 +33,7 @@ NAMESPACE = "eip155"
 METHODS = ("eth_sendTransaction", "personal_sign")
 EVENTS = ("accountsChanged", "chainChanged")
 REJECTED_NAMESPACES = (5100, "Unsupported namespace key.")  # the SDK's UNSUPPORTED_NAMESPACE_KEY
+MAX_SESSION_S = 7 * 86_400  # the SDK's SESSION_EXPIRY: what its dApp side grants on an extend
 
 
 def proposal_namespaces(chain_ids: Sequence[int]) -> dict[str, ProposalNamespace]:
@@ -65,6 +66,12 @@ def settled_accounts(
         if missing_chains:
             raise WalletError(f"the wallet named no account on {missing_chains}")
     return _accounts_and_chains(settle)
+
+
+def capped_expiry(requested: int, now: float) -> int:
+    """The expiry a wallet asks for (settle, extend), at most a week from now, as the SDK's dApp
+    side allows: a wallet cannot keep a session open for good."""
+    return min(requested, int(now) + MAX_SESSION_S)
 
 
 def _accounts_and_chains(settle: SessionSettleParams) -> tuple[list[str], list[int]]:
@@ -108,6 +115,12 @@ def raw_transaction_call(chain_id: int, fields: object) -> Request[SessionReques
         return eth_send_transaction(f"{NAMESPACE}:{chain_id}", tx)
     except (msgspec.ValidationError, InvalidPayload) as exc:
         raise WalletError(f"not an eth_sendTransaction parameter: {exc}") from None
+
+
+def asked_transaction(call: Request[SessionRequestParams]) -> dict[str, Any]:
+    """eth_sendTransaction's object as sent, with the chain id it was asked on."""
+    asked: dict[str, Any] = msgspec.to_builtins(call.params.request.params[0])
+    return {**asked, "chainId": hex(int(call.params.chain_id.rsplit(":", 1)[1]))}
 
 
 def sign_call(chain_id: int, message: str | bytes, address: str) -> Request[SessionRequestParams]:
