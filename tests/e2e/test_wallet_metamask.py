@@ -131,6 +131,10 @@ def test_siwe_login_connect_and_a_swap_confirmed_on_chain(
     swap.get_by_role("button", name="Swap with MetaMask").click()
     expect(result).to_contain_text("User denied transaction signature", timeout=TIMEOUT_MS)
     assert _usdc(chain_platform, wallet) == usdc
+
+    metamask.get_by_role("button", name="Disconnect").click()
+    expect(metamask.get_by_role("status").first).to_have_text("Not connected.")
+    expect(swap.get_by_role("button", name="Swap with MetaMask")).to_be_disabled(timeout=TIMEOUT_MS)
     assert page_problems(page) == []
 
 

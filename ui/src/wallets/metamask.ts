@@ -42,8 +42,9 @@ export function createMetaMask(
   const network = h("p", { class: "wl-network" });
   const connectButton = h("button", { type: "button", class: "gk-btn gk-btn-primary", disabled: !wallet || !canConnect }, "Connect MetaMask");
   const switchButton = h("button", { type: "button", class: "gk-btn", hidden: true }, "Switch network");
+  const disconnectButton = h("button", { type: "button", class: "gk-btn gk-btn-reject", hidden: true }, "Disconnect");
   const root = h("section", { class: "wl-section", "aria-label": "MetaMask" },
-    h("h3", { class: "wl-title" }, "MetaMask"), status, network, h("div", { class: "wl-actions" }, connectButton, switchButton),
+    h("h3", { class: "wl-title" }, "MetaMask"), status, network, h("div", { class: "wl-actions" }, connectButton, switchButton, disconnectButton),
   ); // prettier-ignore
   let bridge: Bridge | null = null;
   let walletChain: number | null = null;
@@ -63,6 +64,7 @@ export function createMetaMask(
       status.textContent = "Not connected.";
     }
     connectButton.textContent = bridge?.connected ? "Reconnect" : "Connect MetaMask";
+    disconnectButton.hidden = !bridge?.connected;
     const want = platformChainId();
     const wrong = bridge?.connected && want !== null && walletChain !== null && walletChain !== want;
     switchButton.hidden = !wrong;
@@ -168,6 +170,12 @@ export function createMetaMask(
     }
   });
   connectButton.addEventListener("click", () => void connect());
+  disconnectButton.addEventListener("click", () => {
+    ctx.api.post<Bridge>("/metamask/disconnect").then(
+      (b) => (bridge = b),
+      (error: unknown) => ctx.notifier.notify("error", "MetaMask did not disconnect", describe(error)),
+    ).finally(show);
+  });
   switchButton.addEventListener("click", () => void switchNetwork());
   void restore();
   return { root, onFrame, resume, connected: () => Boolean(bridge?.connected), account: () => bridge?.accounts[0] ?? null };
