@@ -222,6 +222,25 @@ class CoinbaseSettings(_Section):
     poll_market_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 5.0
 
 
+class RedisSettings(_Section):
+    """Redis, once Grekko runs as several processes: the Streams bus between them, the hot
+    read-model cache. The URL may carry a password, so it is a secret (shown as '***')."""
+
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    stream_maxlen: Annotated[int, Field(ge=1_000)] = 100_000  # XADD MAXLEN ~ per stream
+    publish_buffer: Annotated[int, Field(ge=1, le=10_000_000)] = 10_000  # then BusBackpressure
+    claim_idle_ms: Annotated[int, Field(ge=100, le=3_600_000)] = 30_000  # then taken over
+    max_attempts: Annotated[int, Field(ge=1, le=1_000)] = 5  # deliveries before <stream>.dead
+    idempotency_ttl_s: Annotated[int, Field(ge=60)] = 86_400  # handled event ids remembered
+
+    @field_validator("url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything a Grekko process is configured with; build it with `load_settings`."""
 
@@ -250,6 +269,7 @@ class Settings(BaseSettings):
     agents: AgentSettings = Field(default_factory=AgentSettings)
     chain: ChainSettings = Field(default_factory=ChainSettings)
     coinbase: CoinbaseSettings = Field(default_factory=CoinbaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
 
     @classmethod
     def settings_customise_sources(
