@@ -173,6 +173,46 @@ def up(
     run_up(settings, speed=speed, max_bars=max_bars, view=view, serve=serve)
 
 
+# ---- grekko serve: one service of the scaled-out platform ---------------------------------------
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="gateway | ingest | agents | risk | execution")],
+    data_dir: DataDirOption = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Port (default: gateway 8000, ingest 8001, agents 8002, risk 8003, execution 8004).",
+        ),
+    ] = None,
+    speed: Annotated[
+        float | None, typer.Option(help="ingest: replay speed in bars per second.")
+    ] = None,
+    max_bars: Annotated[
+        int | None, typer.Option(min=1, help="ingest: stop after this many bars.")
+    ] = None,
+) -> None:
+    """Run one service; the others join it through Redis Streams and the shared event store."""
+    from grekko.bootstrap.services import DEFAULT_PORTS, SERVICES
+    from grekko.commands.serve import run_serve
+    from grekko.settings import load_settings
+
+    if service not in SERVICES:
+        raise typer.BadParameter(f"one of {', '.join(SERVICES)}", param_hint="SERVICE")
+    settings = load_settings(data_dir)
+    overrides: dict[str, object] = {
+        "port": port if port is not None else DEFAULT_PORTS[service],
+        "chain": settings.chain.model_copy(update={"enabled": False}),
+    }
+    if host is not None:
+        overrides["host"] = host
+    run_serve(service, settings.model_copy(update=overrides), speed=speed, max_bars=max_bars)
+
+
 # ---- grekko ingest: the market data pipeline ----------------------------------------------------
 def _file_and_symbol(text: str) -> tuple[Path, str | None]:
     path, sep, symbol = text.rpartition("=")

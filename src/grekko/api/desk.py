@@ -14,10 +14,12 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from grekko.domain.commands import CancelOrder, SubmitOrder
 from grekko.domain.data import Bar
 from grekko.domain.enums import OrderSide, OrderType, TimeInForce, TradingState
-from grekko.domain.events import OrderDenied, OrderFilled, OrderRejected
+from grekko.domain.events import OrderDenied, OrderFilled, OrderInitialized, OrderRejected
 from grekko.domain.instruments import Instrument
 from grekko.domain.orders import Order
 from grekko.domain.risk import RiskLimits
@@ -33,8 +35,11 @@ class UnknownInstrument(KeyError):
 
 
 class TradingDesk:
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Kernel, *, remote: bool = False) -> None:
+        """remote: the risk engine runs in another process (`grekko serve gateway`); an order
+        is then answered as requested and appears here once risk has stored its decision."""
         self.kernel = kernel
+        self.remote = remote
         self.equity_curve: deque[tuple[int, Decimal]] = deque(maxlen=EQUITY_POINTS)
         kernel.bus.subscribe("data.bars.*", self._mark_equity, priority=-100)
 
@@ -91,6 +96,9 @@ class TradingDesk:
         )
         self.kernel.bus.send(RISK_ENDPOINT, cmd)
         order = self.kernel.cache.order(cmd.client_order_id)
+        if order is None and self.remote:
+            fields = msgspec.structs.asdict(cmd)
+            return Order(OrderInitialized(ts_event=fields.pop("ts_init"), **fields))
         if order is None:  # the risk engine always records one; a missing order is a bug
             raise RuntimeError(f"order {cmd.client_order_id} vanished")
         return order

@@ -86,7 +86,7 @@ def _assemble(settings: Settings, session: Any) -> Platform:
     streamer, ingest_metrics = _streams(kernel, session)
     news = _news(kernel, engine)
     svc = ApiServices(
-        desk=TradingDesk(kernel),
+        desk=TradingDesk(kernel, remote=getattr(session, "remote", False)),
         auth=auth,
         settings=settings,
         candles=SessionCandles(session.replay, kernel.clock),

@@ -34,7 +34,7 @@ from grekko.domain.risk import RiskLimits
 from grekko.engines.bus import MessageBus
 from grekko.engines.cache import Cache
 from grekko.engines.data_engine import DataEngine
-from grekko.engines.execution_engine import ExecutionEngine
+from grekko.engines.execution_engine import ExecutionEngine, order_stream
 from grekko.engines.portfolio import Portfolio
 from grekko.engines.risk_engine import RiskEngine
 from grekko.engines.trader import RISK_ENDPOINT, Trader
@@ -159,24 +159,45 @@ def recover_from(kernel: Kernel, records: Iterable[RecordedEvent]) -> RecoveryRe
         report.events += 1
         event: StoredEvent = record.event
         if type(event) is OrderInitialized:
-            cache.add_order(Order(event))
             report.orders += 1
             _count_order_number(report, event.client_order_id, event.strategy_id)
-        elif isinstance(event, AgentEvent | AgentConfigured | AgentStateChanged):
-            continue  # the agents rebuild their own read models from these
-        elif hasattr(event, "client_order_id"):
-            order = cache.orders[event.client_order_id]
-            order.apply(event)  # type: ignore[arg-type]
-            if type(event) is OrderFilled:
-                kernel.portfolio.apply_fill(event)
-        elif type(event) is TradingStateChanged:
-            kernel.risk.state = event.state
-        else:
-            kernel.portfolio.apply(event)
+        apply_stored(kernel, event)
     for order in cache.orders.values():
         cache.update_open(order)
     report.open_orders = cache.open_orders_for()
     return report
+
+
+def apply_stored(kernel: Kernel, event: StoredEvent) -> None:
+    """One stored event into the kernel's read models, as recovery applies it."""
+    cache = kernel.cache
+    if type(event) is OrderInitialized:
+        cache.add_order(Order(event))
+    elif isinstance(event, AgentEvent | AgentConfigured | AgentStateChanged):
+        return  # the agents rebuild their own read models from these
+    elif hasattr(event, "client_order_id"):
+        order = cache.orders[event.client_order_id]
+        order.apply(event)  # type: ignore[arg-type]
+        if type(event) is OrderFilled:
+            kernel.portfolio.apply_fill(event)
+    elif type(event) is TradingStateChanged:
+        kernel.risk.state = event.state
+    else:
+        kernel.portfolio.apply(event)
+
+
+def project_order(kernel: Kernel, client_order_id: str) -> Order | None:
+    """Catch the kernel's copy of one order up with the event store: the events another process
+    stored since this one last looked are applied (fills reach the portfolio), none twice.
+    None when the store has no such order (yet)."""
+    known = kernel.cache.orders.get(client_order_id)
+    version = len(known.events) if known is not None else 0
+    for record in kernel.store.read(order_stream(client_order_id), version + 1):
+        apply_stored(kernel, record.event)
+    order = kernel.cache.orders.get(client_order_id)
+    if order is not None:
+        kernel.cache.update_open(order)
+    return order
 
 
 def _count_order_number(report: RecoveryReport, client_order_id: str, strategy_id: str) -> None:

@@ -1,0 +1,46 @@
+"""`grekko serve gateway`: the same API, WebSocket and UI as `grekko up`, over a kernel that
+another set of processes trades with. Orders go to risk over the stream bus; the gateway's
+kernel follows bars and order events from the bus and the event store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from grekko.settings import Settings
+
+
+class StreamSession:
+    """What the API platform needs of a session, fed by the stream bus instead of a replay."""
+
+    remote = True
+    agents = None
+    chain = None
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.kernel = runtime.kernel
+        self.store = runtime.store
+        self.replay = runtime.state["replay"]
+        self.clock = runtime.state["clock"]
+
+    async def run_async(self, stop: asyncio.Event) -> str:
+        try:
+            await self.runtime.run(stop)
+        finally:
+            await self.runtime.close()
+        return "stopped"
+
+    def summary(self) -> dict[str, Any]:
+        from grekko.engines.kernel import describe
+
+        return {"service": "gateway", **describe(self.kernel)}
+
+    def close(self) -> None:
+        """The stream bus and the store close when run_async ends."""
+
+
+def gateway_platform(runtime: Any, settings: Settings) -> Any:
+    from grekko.bootstrap.api import _assemble
+
+    return _assemble(settings, StreamSession(runtime))

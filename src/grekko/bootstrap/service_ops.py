@@ -1,0 +1,137 @@
+"""The operations face of a `grekko serve` process other than the gateway: /health (liveness),
+/ready (the store answers, Redis answers, the consumers run) and /metrics (Prometheus, including
+`grekko_bus_pending_entries`, the consumer-group backlog per consumer the autoscalers use).
+
+These ports are internal (the NetworkPolicies admit only the gateway and monitoring), so the
+endpoints need no credentials and reveal nothing but counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger("grekko.serve")
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def ops_app(runtime: Any) -> FastAPI:
+    """The app; the service runs as its lifespan's background task."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(runtime.settings.redis.url.get_secret_value(), socket_timeout=2)
+    backlog: dict[tuple[str, str], float] = {}
+    registry = CollectorRegistry()
+    registry.register(_ServiceCollector(runtime, backlog))
+    stop = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        task = asyncio.create_task(runtime.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await task
+            await runtime.close()
+            await redis.aclose()
+
+    app = FastAPI(title=f"grekko {runtime.name}", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.stop = stop
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        checks = {"running": bool(runtime.state.get("running")), "redis": await _ping(redis)}
+        if runtime.store is not None:
+            checks["store"] = await asyncio.to_thread(_store_ok, runtime.store)
+        ok = all(checks.values())
+        body = {"ready": ok, "service": runtime.name, "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        await _read_backlog(redis, runtime, backlog)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
+
+    @app.get("/state")
+    def state() -> Response:
+        """Balances, positions and orders as this process's kernel holds them (for checks)."""
+        from grekko.engines.distributed import encode_snapshot
+
+        if runtime.kernel is None:
+            return JSONResponse({"published": runtime.state.get("published", 0)})
+        return Response(encode_snapshot(runtime.kernel), media_type="application/json")
+
+    return app
+
+
+async def _ping(redis: Any) -> bool:
+    try:
+        return bool(await redis.ping())
+    except Exception:
+        return False
+
+
+def _store_ok(store: Any) -> bool:
+    try:
+        store.stream_version("account-main")
+    except Exception:
+        return False
+    return True
+
+
+async def _read_backlog(redis: Any, runtime: Any, into: dict[tuple[str, str], float]) -> None:
+    from grekko.engines.distributed import backlog
+
+    for stream, _ in runtime.consumers:
+        try:
+            groups = await redis.xinfo_groups(stream)
+        except Exception as exc:  # no such stream yet, or Redis away: no figure this time
+            log.debug("no backlog of %s: %s", stream, exc)
+            continue
+        for info in groups:
+            name = info.get("name")
+            group = name.decode() if isinstance(name, bytes) else str(name)
+            if group == runtime.name:
+                into[(stream, group)] = backlog(info)
+
+
+class _ServiceCollector(Collector):
+    def __init__(self, runtime: Any, backlog: dict[tuple[str, str], float]) -> None:
+        self._runtime = runtime
+        self._backlog = backlog
+
+    def collect(self) -> Any:
+        pending = GaugeMetricFamily(
+            "grekko_bus_pending_entries",
+            "Consumer-group backlog per consumer: (lag + pending) / consumers",
+            labels=["stream", "group"],
+        )
+        for (stream, group), value in sorted(self._backlog.items()):
+            pending.add_metric([stream, group], value)
+        yield pending
+        stats = self._runtime.streams.stats()
+        bus = CounterMetricFamily(
+            "grekko_bus_messages", "Stream bus messages by outcome", labels=["outcome"]
+        )
+        for outcome in ("published", "handled", "duplicates", "failures", "dead_lettered"):
+            bus.add_metric([outcome], float(getattr(stats, outcome)))
+        yield bus
+        kernel = self._runtime.kernel
+        if kernel is not None:
+            orders = GaugeMetricFamily("grekko_service_orders", "Orders this process knows")
+            orders.add_metric([], float(len(kernel.cache.orders)))
+            yield orders

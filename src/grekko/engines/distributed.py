@@ -1,0 +1,206 @@
+"""The kernel split over processes: what each service does with the messages of the stream bus.
+
+Every service runs the same Kernel; the event store (PostgreSQL, shared) stays the only truth and
+the stream bus carries work and notifications between the processes:
+
+    ingest ──bars──► agents ──orders.requested──► risk ──orders.approved──► execution
+                     (strategies)                 (pre-trade checks)         (venues)
+    every order event ──orders.events──► agents, risk, gateway: they re-read that order's
+    events from the store (`project_order`), so a notification seen twice changes nothing.
+
+Risk records the order (initialized and submitted, or denied) before it approves it, so an
+approved order already exists in the store when execution takes it; execution submits it to its
+venue only while the store says it was never accepted, so an approval handled twice (a consumer
+killed before its ack) reaches the venue once. Handlers run on the kernel's event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from grekko.domain.commands import CancelOrder, SubmitOrder
+from grekko.domain.data import Bar
+from grekko.domain.enums import OrderStatus
+from grekko.domain.events import OrderSubmitted
+from grekko.domain.orders import Order
+from grekko.engines.kernel import Kernel, project_order
+from grekko.engines.trader import RISK_ENDPOINT
+from grekko.ports.streams import Delivery, StreamBus
+from grekko.ports.venue import OrderEventSink, VenueCapabilities
+
+log = logging.getLogger("grekko.distributed")
+
+BARS = "grekko.bars"
+REQUESTED = "grekko.orders.requested"
+APPROVED = "grekko.orders.approved"
+ORDER_EVENTS = "grekko.orders.events"
+STREAMS = (BARS, REQUESTED, APPROVED, ORDER_EVENTS)
+
+Handler = Callable[[Delivery], None]
+
+
+def bar_id(bar: Bar) -> str:
+    return f"{bar.instrument_id}@{bar.ts_event}"
+
+
+def order_event_id(event: Any) -> str:
+    trade = getattr(event, "trade_id", "")
+    return f"{event.client_order_id}:{type(event).__name__}:{event.ts_event}:{trade}"
+
+
+def on_bars(kernel: Kernel, clock: Any) -> Handler:
+    """Bars into the kernel (venues match, the portfolio marks, strategies decide), the replay
+    clock moved to each bar's time first. A bar older than the clock (redelivered) is skipped."""
+
+    def handle(delivery: Delivery) -> None:
+        bar = delivery.message
+        if not isinstance(bar, Bar):
+            raise TypeError(f"not a bar: {delivery.type_name}")
+        if bar.ts_event < clock.timestamp_ns():
+            return
+        clock.set_time(bar.ts_event)
+        kernel.data.process_bar(bar)
+
+    return handle
+
+
+def on_order_events(kernel: Kernel) -> Handler:
+    """Catch up with the store for the order a notification names."""
+
+    def handle(delivery: Delivery) -> None:
+        project_order(kernel, _order_id(delivery))
+
+    return handle
+
+
+def export_order_events(kernel: Kernel, streams: StreamBus) -> None:
+    """Every order event this process stores is announced on orders.events."""
+
+    def announce(event: Any) -> None:
+        streams.publish(ORDER_EVENTS, event, event_id=order_event_id(event))
+
+    kernel.bus.subscribe("events.order.*", announce)
+
+
+def forward_orders(kernel: Kernel, streams: StreamBus) -> None:
+    """The agents' side: strategies' commands go to risk over the bus instead of in-process."""
+
+    def forward(command: object) -> None:
+        if isinstance(command, SubmitOrder | CancelOrder):
+            streams.publish(REQUESTED, command, event_id=_command_id(command))
+        else:
+            raise TypeError(f"cannot forward {type(command).__name__} to risk")
+
+    kernel.bus.deregister(RISK_ENDPOINT)
+    kernel.bus.register(RISK_ENDPOINT, forward)
+
+
+def _order_id(delivery: Delivery) -> str:
+    found = getattr(delivery.message, "client_order_id", None)
+    if not isinstance(found, str):
+        raise TypeError(f"{delivery.type_name} names no order")
+    return found
+
+
+def _command_id(command: SubmitOrder | CancelOrder) -> str:
+    if isinstance(command, SubmitOrder):
+        return command.client_order_id
+    return f"cancel:{command.client_order_id}:{command.ts_init}"
+
+
+class RemoteVenue:
+    """Stands in the risk process for a venue another process runs: an approved order (already
+    stored as submitted) and a cancel go to orders.approved; the venue's events come back
+    through the store."""
+
+    capabilities = VenueCapabilities(
+        order_types=frozenset({"market", "limit", "stop", "stop_limit"})
+    )
+
+    def __init__(self, name: str, streams: StreamBus, clock: Any) -> None:
+        self.name = name
+        self._streams = streams
+        self._clock = clock
+
+    def bind(self, sink: OrderEventSink) -> None:
+        """Events come from the venue's own process, through the store."""
+
+    def submit_order(self, order: Order) -> None:
+        note = OrderSubmitted(
+            ts_event=self._clock.timestamp_ns(), client_order_id=order.client_order_id
+        )
+        self._streams.publish(APPROVED, note, event_id=order.client_order_id)
+
+    def cancel_order(self, order: Order, reason: str = "") -> None:
+        cmd = CancelOrder(
+            ts_init=self._clock.timestamp_ns(), client_order_id=order.client_order_id, reason=reason
+        )
+        self._streams.publish(APPROVED, cmd, event_id=_command_id(cmd))
+
+    def open_order_ids(self) -> set[str]:
+        return set()
+
+    def on_bar(self, bar: Bar) -> None:
+        """The remote venue matches on its own bars."""
+
+    def on_trade(self, tick: object) -> None:
+        """As on_bar."""
+
+
+def on_requests(kernel: Kernel) -> Handler:
+    """The risk side: every requested order is decided once, whoever asks twice."""
+
+    def handle(delivery: Delivery) -> None:
+        command = delivery.message
+        if isinstance(command, SubmitOrder):
+            if project_order(kernel, command.client_order_id) is not None:
+                return  # decided before (this process restarted, or a duplicate request)
+            kernel.risk.submit(command)
+        elif isinstance(command, CancelOrder):
+            if project_order(kernel, command.client_order_id) is not None:
+                kernel.risk.execute(command)
+        else:
+            raise TypeError(f"risk cannot take {delivery.type_name}")
+
+    return handle
+
+
+def on_approvals(kernel: Kernel, venue_name: str) -> Handler:
+    """The execution side: an approved order reaches the venue once, a cancel is carried out."""
+
+    def handle(delivery: Delivery) -> None:
+        message = delivery.message
+        order = project_order(kernel, _order_id(delivery))
+        if order is None:
+            raise LookupError(f"approved order {_order_id(delivery)} is not in the store yet")
+        if isinstance(message, CancelOrder):
+            if order.is_open:
+                kernel.execution.cancel(message)
+            return
+        venue = kernel.execution.venue(venue_name)
+        if (
+            order.status is OrderStatus.SUBMITTED
+            and order.client_order_id not in venue.open_order_ids()
+        ):
+            kernel.cache.open_orders[order.client_order_id] = order
+            venue.submit_order(order)
+
+    return handle
+
+
+def backlog(info: dict[str, Any]) -> float:
+    """A consumer group's backlog per consumer (lag + pending) / consumers, from XINFO GROUPS."""
+    lag = info.get("lag") or 0
+    pending = info.get("pending") or 0
+    consumers = max(1, int(info.get("consumers") or 1))
+    return float(int(lag) + int(pending)) / consumers
+
+
+def encode_snapshot(kernel: Kernel) -> bytes:
+    from grekko.engines.kernel import describe
+
+    return msgspec.json.encode(describe(kernel))
