@@ -28,9 +28,16 @@ ENRICHER_PRIORITY = 50  # after the venues and the portfolio, before strategies 
 class KernelAccessAdapter:
     """KernelAccess over a Kernel: what the agents may touch, and nothing else."""
 
-    def __init__(self, kernel: Kernel, ids_used: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        ids_used: Mapping[str, int] | None = None,
+        on_limit: Callable[[AgentLimit], None] | None = None,
+    ) -> None:
+        """on_limit: also told every cap set (`grekko serve agents` shares them with risk)."""
         self._kernel = kernel
         self._ids_used = dict(ids_used or {})
+        self._on_limit = on_limit
         self.clock = kernel.clock
 
     def subscribe(self, topic: str, handler: Callable[[Any], None]) -> None:
@@ -86,6 +93,8 @@ class KernelAccessAdapter:
 
     def set_agent_limit(self, limit: AgentLimit) -> None:
         self._kernel.risk.set_agent_limit(limit)
+        if self._on_limit is not None:
+            self._on_limit(limit)
 
 
 def attach_enricher(kernel: Kernel) -> Enricher:
@@ -109,6 +118,7 @@ def build_agent_desk(
     plugins: PluginManager | None = None,
     enrich: bool = True,
     confirmation_clock: Clock | None = None,
+    on_limit: Callable[[AgentLimit], None] | None = None,
 ) -> AgentDesk:
     """A desk over the kernel with the named agent plugins started and seated."""
     from grekko.bootstrap import strategy_class
@@ -117,7 +127,7 @@ def build_agent_desk(
     if enrich:
         attach_enricher(kernel)
     desk = AgentDesk(
-        KernelAccessAdapter(kernel, ids_used),
+        KernelAccessAdapter(kernel, ids_used, on_limit),
         store,
         lambda name: strategy_class(name, manager),
         model=model,

@@ -96,7 +96,7 @@ def _store_ok(store: Any) -> bool:
 async def _read_backlog(redis: Any, runtime: Any, into: dict[tuple[str, str], float]) -> None:
     from grekko.engines.distributed import backlog
 
-    for stream, _ in runtime.consumers:
+    for stream, _, group_name in runtime.groups():
         try:
             groups = await redis.xinfo_groups(stream)
         except Exception as exc:  # no such stream yet, or Redis away: no figure this time
@@ -105,7 +105,7 @@ async def _read_backlog(redis: Any, runtime: Any, into: dict[tuple[str, str], fl
         for info in groups:
             name = info.get("name")
             group = name.decode() if isinstance(name, bytes) else str(name)
-            if group == runtime.name:
+            if group == group_name:
                 into[(stream, group)] = backlog(info)
 
 

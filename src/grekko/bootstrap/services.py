@@ -45,7 +45,8 @@ class ServiceRuntime:
     consumer: str
     kernel: Any = None
     store: Any = None
-    consumers: list[tuple[str, Callable[[Any], None]]] = field(default_factory=list)
+    # (stream, handler) in the service's group, or (stream, handler, group) in a group of its own
+    consumers: list[tuple[Any, ...]] = field(default_factory=list)
     producer: Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None = None
     state: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -54,10 +55,10 @@ class ServiceRuntime:
         """Consume (and produce) until stop is set; then flush what was published."""
         tasks = [
             asyncio.create_task(
-                self.streams.consume(stream, self.name, self.consumer, handler, stop=stop),
+                self.streams.consume(stream, group, self.consumer, handler, stop=stop),
                 name=f"{self.name}:{stream}",
             )
-            for stream, handler in self.consumers
+            for stream, handler, group in self.groups()
         ]
         if self.producer is not None:
             tasks.append(asyncio.create_task(self.producer(stop), name=f"{self.name}:produce"))
@@ -74,6 +75,9 @@ class ServiceRuntime:
             await asyncio.gather(*tasks, return_exceptions=True)
             self.state["running"] = False
             await self.streams.flush()
+
+    def groups(self) -> list[tuple[str, Callable[[Any], None], str]]:
+        return [(c[0], c[1], c[2] if len(c) > 2 else self.name) for c in self.consumers]
 
     async def close(self) -> None:
         await self.streams.close()
@@ -109,11 +113,15 @@ def consumer_name(service: str) -> str:
 
 
 def open_streams(settings: Settings) -> Any:
-    from grekko.adapters.redis import RedisStreamsBus
+    from grekko.adapters.redis import MessageCodec, RedisStreamsBus
+    from grekko.engines.distributed import AgentLimitSet
 
+    codec = MessageCodec.default()
+    codec.register(AgentLimitSet)
     r = settings.redis
     return RedisStreamsBus(
         r.url.get_secret_value(),
+        codec=codec,
         stream_maxlen=r.stream_maxlen,
         publish_buffer=r.publish_buffer,
         claim_idle_ms=r.claim_idle_ms,
@@ -216,6 +224,21 @@ def _agents(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> No
     recovery = kernel.recover()
     d.forward_orders(kernel, runtime.streams)
     _add_paper_strategies(kernel, runtime.settings, replay, recovery.orders_per_strategy)
+    cfg = runtime.settings.agents
+    if cfg.enabled:  # Spot, Gordo and Gekko; their caps go to every risk process
+        from grekko.bootstrap.agents import build_agent_desk
+        from grekko.core.time import LiveClock
+
+        runtime.state["agents"] = build_agent_desk(
+            kernel,
+            runtime.store,
+            cfg.enabled,
+            vote_timeout_s=cfg.vote_timeout_ms / 1000,
+            confirmation_ttl_s=cfg.confirmation_ttl_s,
+            ids_used=recovery.orders_per_strategy,
+            confirmation_clock=LiveClock(),
+            on_limit=d.share_agent_limits(runtime.streams, clock),
+        )
     runtime.consumers.append((d.ORDER_EVENTS, d.on_order_events(kernel)))
 
 
@@ -226,6 +249,8 @@ def _risk(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None
     kernel.recover()
     d.export_order_events(kernel, runtime.streams)
     runtime.consumers += [
+        # every risk process needs every agent's cap: a group of this process's own, from the start
+        (d.AGENT_LIMITS, d.on_agent_limits(kernel), f"risk-limits-{runtime.consumer}"),
         (d.ORDER_EVENTS, d.on_order_events(kernel)),
         (d.REQUESTED, d.on_requests(kernel)),
     ]

@@ -20,6 +20,14 @@ log = logging.getLogger("grekko.serve")
 def run_serve(
     service: str, settings: Settings, *, speed: float | None = None, max_bars: int | None = None
 ) -> None:
+    asyncio.run(_serve(service, settings, speed, max_bars))
+
+
+async def _serve(
+    service: str, settings: Settings, speed: float | None, max_bars: int | None
+) -> None:
+    """Built on the running loop: the stream bus's writer lives there from the first publish
+    (the agents share their caps while they are seated)."""
     import uvicorn
 
     from grekko.bootstrap.services import build_service
@@ -52,4 +60,4 @@ def run_serve(
     )
     sys.stderr.write(f"grekko {service} serving on http://{settings.host}:{settings.port}\n")
     sys.stderr.flush()
-    asyncio.run(uvicorn.Server(config).serve())
+    await uvicorn.Server(config).serve()

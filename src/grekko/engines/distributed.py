@@ -16,17 +16,22 @@ killed before its ack) reaches the venue once. Handlers run on the kernel's even
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 
+from grekko.domain.agents import AgentType
 from grekko.domain.commands import CancelOrder, SubmitOrder
 from grekko.domain.data import Bar
 from grekko.domain.enums import OrderStatus
 from grekko.domain.events import OrderSubmitted
 from grekko.domain.orders import Order
+from grekko.domain.risk import AgentLimit
 from grekko.engines.kernel import Kernel, project_order
 from grekko.engines.trader import RISK_ENDPOINT
 from grekko.ports.streams import Delivery, StreamBus
@@ -38,9 +43,65 @@ BARS = "grekko.bars"
 REQUESTED = "grekko.orders.requested"
 APPROVED = "grekko.orders.approved"
 ORDER_EVENTS = "grekko.orders.events"
-STREAMS = (BARS, REQUESTED, APPROVED, ORDER_EVENTS)
+AGENT_LIMITS = "grekko.agents.limits"  # every risk process reads all of it (a group of its own)
+STREAMS = (BARS, REQUESTED, APPROVED, ORDER_EVENTS, AGENT_LIMITS)
 
 Handler = Callable[[Delivery], None]
+
+
+class AgentLimitSet(msgspec.Struct, frozen=True, kw_only=True):
+    """An agent's cap as the agents process set it; the risk processes enforce it."""
+
+    ts_event: int
+    agent_id: str
+    agent_type: str
+    max_trade_pct: Decimal
+    approved_strategies: list[str] | None = None
+    instruments: list[str] | None = None
+
+
+def share_agent_limits(streams: StreamBus, clock: Any) -> Callable[[AgentLimit], None]:
+    """What the agents process calls with every cap it sets."""
+    sent = itertools.count(1)
+
+    def share(limit: AgentLimit) -> None:
+        message = AgentLimitSet(
+            ts_event=clock.timestamp_ns(),
+            agent_id=limit.agent_id,
+            agent_type=str(limit.agent_type),
+            max_trade_pct=limit.max_trade_pct,
+            approved_strategies=_sorted(limit.approved_strategies),
+            instruments=_sorted(limit.instruments),
+        )
+        event_id = f"{limit.agent_id}:{time.time_ns()}:{next(sent)}"
+        streams.publish(AGENT_LIMITS, message, event_id=event_id)
+
+    return share
+
+
+def _sorted(values: frozenset[str] | None) -> list[str] | None:
+    return None if values is None else sorted(values)
+
+
+def on_agent_limits(kernel: Kernel) -> Handler:
+    """The risk side: the latest cap of each agent, checked again by AgentLimit's hard caps."""
+
+    def handle(delivery: Delivery) -> None:
+        m = delivery.message
+        if not isinstance(m, AgentLimitSet):
+            raise TypeError(f"not an agent limit: {delivery.type_name}")
+        limit = AgentLimit(
+            agent_id=m.agent_id,
+            agent_type=AgentType(m.agent_type),
+            max_trade_pct=m.max_trade_pct,
+            approved_strategies=None
+            if m.approved_strategies is None
+            else frozenset(m.approved_strategies),
+            instruments=None if m.instruments is None else frozenset(m.instruments),
+        )
+        kernel.risk.set_agent_limit(limit)
+
+    return handle
 
 
 def bar_id(bar: Bar) -> str:

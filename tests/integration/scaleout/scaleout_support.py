@@ -154,15 +154,23 @@ class Cluster:
         return float(found.group(1)) if found else 0.0
 
 
-def fold_store(database_url: str) -> tuple[dict[str, list[str]], dict[str, Decimal]]:
-    """From the event store alone: each order's event types, and each instrument's position."""
+@dataclass
+class EventLog:
+    events: dict[str, list[str]]  # client order id -> its event types, in order
+    positions: dict[str, Decimal]  # instrument -> net filled quantity
+    strategies: dict[str, str]  # client order id -> strategy id
+    denials: dict[str, str]  # client order id -> the risk engine's reason
+
+
+def fold_store(database_url: str) -> EventLog:
+    """From the event store alone: each order's events, strategy and denial, and positions."""
     from grekko.adapters.sql import SqlEventStore
     from grekko.domain.enums import OrderSide
 
     store = SqlEventStore(database_url)
-    events: dict[str, list[str]] = {}
+    log = EventLog({}, {}, {}, {})
+    events, positions = log.events, log.positions
     instrument: dict[str, str] = {}
-    positions: dict[str, Decimal] = {}
     try:
         for record in store.read_all():
             event = record.event
@@ -172,10 +180,13 @@ def fold_store(database_url: str) -> tuple[dict[str, list[str]], dict[str, Decim
             events.setdefault(coid, []).append(type(event).__name__)
             if type(event).__name__ == "OrderInitialized":
                 instrument[coid] = event.instrument_id  # type: ignore[attr-defined]
+                log.strategies[coid] = event.strategy_id  # type: ignore[attr-defined]
+            if type(event).__name__ == "OrderDenied":
+                log.denials[coid] = event.reason  # type: ignore[attr-defined]
             if type(event).__name__ == "OrderFilled":
                 sign = 1 if event.side is OrderSide.BUY else -1  # type: ignore[attr-defined]
                 iid = instrument[coid]
                 positions[iid] = positions.get(iid, Decimal(0)) + sign * event.last_qty  # type: ignore[attr-defined]
     finally:
         store.close()
-    return events, positions
+    return log

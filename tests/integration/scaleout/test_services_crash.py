@@ -81,7 +81,8 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
             restarted_handled = cluster.handled("execution")
         finally:
             cluster.stop_all()
-        events, log_positions = fold_store(database_url)
+        log = fold_store(database_url)
+        events, log_positions = log.events, log.positions
         requested = _requested(redis_db)
 
     assert restarted_handled > 0, "the restarted execution process took over work"
@@ -97,6 +98,10 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
         assert TERMINAL & set(kinds), f"{coid} never settled: {events[coid]}"
     filled = [c for c in requested if "OrderFilled" in events[c]]
     assert filled, "something traded"
+    # Gekko trades from the agents process under the caps it shared with risk over the bus
+    agent_orders = [c for c in requested if log.strategies[c].startswith("agent:")]
+    assert agent_orders, "the agents proposed and executed nothing"
+    assert not [r for r in log.denials.values() if "no risk budget registered" in r]
     assert {k: v for k, v in log_positions.items() if v} == _positions(states["execution"])
     for service in ("risk", "agents"):
         assert _positions(states[service]) == _positions(states["execution"]), service
