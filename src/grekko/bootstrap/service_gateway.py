@@ -41,6 +41,12 @@ class StreamSession:
 
 
 def gateway_platform(runtime: Any, settings: Settings) -> Any:
+    """The API over the stream session, with Redis as the replicas' shared read cache."""
+    from grekko.adapters.redis import RedisCache
     from grekko.bootstrap.api import _assemble
 
-    return _assemble(settings, StreamSession(runtime))
+    platform = _assemble(settings, StreamSession(runtime))
+    cache = RedisCache(settings.redis.url.get_secret_value(), namespace="grekko:cache")
+    platform.app.state.services.extra["read_cache"] = cache
+    runtime.async_closers.append(cache.close)
+    return platform

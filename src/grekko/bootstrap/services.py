@@ -50,6 +50,7 @@ class ServiceRuntime:
     producer: Callable[[asyncio.Event], Coroutine[Any, Any, None]] | None = None
     state: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    async_closers: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume (and produce) until stop is set; then flush what was published."""
@@ -81,6 +82,11 @@ class ServiceRuntime:
 
     async def close(self) -> None:
         await self.streams.close()
+        for aclose in reversed(self.async_closers):
+            try:
+                await aclose()
+            except Exception:
+                log.exception("closing %s", self.name)
         for closer in reversed(self.closers):
             try:
                 closer()

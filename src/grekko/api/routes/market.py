@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from grekko.api.auth.dependencies import require
 from grekko.api.principal import Principal, Role
 from grekko.api.problems import ApiProblem
+from grekko.api.read_cache import cached
 from grekko.api.schemas import (
     BookOut,
     CandleOut,
@@ -59,8 +60,20 @@ async def candles(
         raise ApiProblem(422, "bad_timeframe", "Unknown timeframe", str(exc)) from None
     if svc.candles is None:
         raise ApiProblem(404, "no_candle_store", "No candle store", "this server keeps no candles")
-    bars = svc.candles.range(instrument_id, tf, start, end, limit)
-    return [CandleOut.of(bar) for bar in bars]
+    if svc.extra.get("read_cache") is None:  # one process: nothing to share
+        return [
+            CandleOut.of(bar) for bar in svc.candles.range(instrument_id, tf, start, end, limit)
+        ]
+    last = svc.desk.kernel.cache.last_bar.get(instrument_id)
+    version = last.ts_event if last is not None else 0
+    key = f"candles:{instrument_id}:{timeframe}:{start}:{end}:{limit}:{version}"
+    candles_ = svc.candles
+
+    def compute() -> list[dict[str, Any]]:
+        bars = candles_.range(instrument_id, tf, start, end, limit)
+        return [CandleOut.of(bar).model_dump(mode="json") for bar in bars]
+
+    return [CandleOut(**c) for c in await cached(svc, key, compute)]
 
 
 @router.get("/ticker", response_model=TickerOut, responses=problems(404))
