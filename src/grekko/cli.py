@@ -195,6 +195,14 @@ def serve(
     max_bars: Annotated[
         int | None, typer.Option(min=1, help="ingest: stop after this many bars.")
     ] = None,
+    instance: Annotated[
+        int | None,
+        typer.Option(min=0, help="This process's instance (execution/agents: its partition)."),
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(min=1, help="How many execution/agents partitions the platform runs."),
+    ] = None,
 ) -> None:
     """Run one service; the others join it through Redis Streams and the shared event store."""
     from grekko.bootstrap.services import DEFAULT_PORTS, SERVICES
@@ -210,6 +218,11 @@ def serve(
     }
     if host is not None:
         overrides["host"] = host
+    serve_changes = {
+        k: v for k, v in (("instance", instance), ("partitions", partitions)) if v is not None
+    }
+    if serve_changes:
+        overrides["serve"] = settings.serve.model_copy(update=serve_changes)
     run_serve(service, settings.model_copy(update=overrides), speed=speed, max_bars=max_bars)
 
 

@@ -222,6 +222,16 @@ class CoinbaseSettings(_Section):
     poll_market_s: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 5.0
 
 
+class ServeSettings(_Section):
+    """`grekko serve`: which share of the work this process takes. Execution and agents are
+    partitioned by instrument (a stable hash of the instrument id, modulo partitions); each partition has
+    its own instance number (a StatefulSet ordinal), so one order and one strategy are only
+    ever worked by one process. Gateway, risk and ingest replicas need no instance number."""
+
+    instance: Annotated[int, Field(ge=0, le=1023)] = 0
+    partitions: Annotated[int, Field(ge=1, le=1024)] = 1
+
+
 class RedisSettings(_Section):
     """Redis, once Grekko runs as several processes: the Streams bus between them, the hot
     read-model cache. The URL may carry a password, so it is a secret (shown as '***')."""
@@ -270,6 +280,7 @@ class Settings(BaseSettings):
     chain: ChainSettings = Field(default_factory=ChainSettings)
     coinbase: CoinbaseSettings = Field(default_factory=CoinbaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
     @classmethod
     def settings_customise_sources(

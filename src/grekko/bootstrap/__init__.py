@@ -6,7 +6,7 @@ never in the engines themselves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -359,12 +359,19 @@ def _paper_desk(
 
 
 def _add_paper_strategies(
-    kernel: Kernel, settings: Settings, replay: Replay, ids_used: Mapping[str, int]
+    kernel: Kernel,
+    settings: Settings,
+    replay: Replay,
+    ids_used: Mapping[str, int],
+    only: Callable[[str], bool] | None = None,
 ) -> None:
+    """One strategy per replayed instrument (those `only` accepts: a process's partition)."""
     cfg = settings.replay
     cls = strategy_class(cfg.strategy)
     several = len(replay.feeds) > 1
     for feed in replay.feeds:
+        if only is not None and not only(feed.instrument_id):
+            continue
         symbol = feed.instrument_id.partition("@")[0]
         sid = f"{cfg.strategy}-{symbol}" if several else cfg.strategy
         params = {"quantity": str(cfg.quantity), **cfg.params, "instrument": feed.instrument_id}

@@ -182,6 +182,14 @@ def _trading_service(runtime: ServiceRuntime) -> None:
     from grekko.engines.kernel import Kernel
 
     settings = runtime.settings
+    if (
+        runtime.name in {"agents", "execution"}
+        and settings.serve.instance >= settings.serve.partitions
+    ):
+        raise ConfigError(
+            f"{runtime.name} instance {settings.serve.instance} is not one of the "
+            f"{settings.serve.partitions} partitions (serve.partitions)"
+        )
     instruments, replay = _paper_replay(settings)
     store = SqlEventStore(settings.database_url)
     runtime.closers.append(store.close)
@@ -203,7 +211,9 @@ def _trading_service(runtime: ServiceRuntime) -> None:
         "gateway": _gateway,
     }[runtime.name]
     wire(runtime, kernel, clock, replay)
-    runtime.consumers.insert(0, (d.BARS, d.on_bars(kernel, clock)))
+    # every process sees every bar: a group per service instance, resumed after a restart
+    bars_group = f"{runtime.name}-{settings.serve.instance}"
+    runtime.consumers.insert(0, (d.BARS, d.on_bars(kernel, clock), bars_group))
 
 
 def ensure_funded(store: Any, settings: Settings) -> None:
@@ -229,9 +239,16 @@ def _agents(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> No
 
     recovery = kernel.recover()
     d.forward_orders(kernel, runtime.streams)
-    _add_paper_strategies(kernel, runtime.settings, replay, recovery.orders_per_strategy)
+    serve = runtime.settings.serve
+    _add_paper_strategies(
+        kernel,
+        runtime.settings,
+        replay,
+        recovery.orders_per_strategy,
+        only=lambda iid: d.partition_of(iid, serve.partitions) == serve.instance,
+    )
     cfg = runtime.settings.agents
-    if cfg.enabled:  # Spot, Gordo and Gekko; their caps go to every risk process
+    if cfg.enabled and serve.instance == 0:  # Spot, Gordo, Gekko; caps go to every risk process
         from grekko.bootstrap.agents import build_agent_desk
         from grekko.core.time import LiveClock
 
@@ -245,19 +262,29 @@ def _agents(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> No
             confirmation_clock=LiveClock(),
             on_limit=d.share_agent_limits(runtime.streams, clock),
         )
-    runtime.consumers.append((d.ORDER_EVENTS, d.on_order_events(kernel)))
+    runtime.consumers.append(_order_notices(runtime, kernel))
+
+
+def _order_notices(runtime: ServiceRuntime, kernel: Any) -> tuple[Any, ...]:
+    """Order notifications keep this process's projection current: it needs every one of them,
+    so a group per service instance (like the bars)."""
+    from grekko.engines import distributed as d
+
+    group = f"{runtime.name}-{runtime.settings.serve.instance}"
+    return (d.ORDER_EVENTS, d.on_order_events(kernel), group)
 
 
 def _risk(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None:
     from grekko.engines import distributed as d
 
-    kernel.add_venue(d.RemoteVenue(VENUE, runtime.streams, clock))
+    partitions = runtime.settings.serve.partitions
+    kernel.add_venue(d.RemoteVenue(VENUE, runtime.streams, clock, partitions))
     kernel.recover()
     d.export_order_events(kernel, runtime.streams)
     runtime.consumers += [
         # every risk process needs every agent's cap: a group of this process's own, from the start
         (d.AGENT_LIMITS, d.on_agent_limits(kernel), f"risk-limits-{runtime.consumer}"),
-        (d.ORDER_EVENTS, d.on_order_events(kernel)),
+        _order_notices(runtime, kernel),
         (d.REQUESTED, d.on_requests(kernel)),
     ]
 
@@ -268,11 +295,18 @@ def _execution(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) ->
     from grekko.bootstrap import start_venue
     from grekko.engines import distributed as d
 
+    serve = runtime.settings.serve
     venue = start_venue(kernel, VENUE, runtime.settings.paper)
     recovery = kernel.recover()
-    venue.restore(recovery.open_orders)  # those it had accepted
+    mine = [
+        o
+        for o in recovery.open_orders
+        if d.partition_of(o.instrument_id, serve.partitions) == serve.instance
+    ]
+    venue.restore(mine)  # those of its partition it had accepted
     d.export_order_events(kernel, runtime.streams)
-    runtime.consumers.append((d.APPROVED, d.on_approvals(kernel, VENUE)))
+    approvals = d.approved_stream(serve.instance)
+    runtime.consumers.append((approvals, d.on_approvals(kernel, VENUE)))
 
 
 def _gateway(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None:
@@ -281,4 +315,4 @@ def _gateway(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> N
     kernel.add_venue(d.RemoteVenue(VENUE, runtime.streams, clock))
     kernel.recover()
     d.forward_orders(kernel, runtime.streams)
-    runtime.consumers.append((d.ORDER_EVENTS, d.on_order_events(kernel)))
+    runtime.consumers.append(_order_notices(runtime, kernel))

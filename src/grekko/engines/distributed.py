@@ -16,6 +16,7 @@ killed before its ack) reaches the venue once. Handlers run on the kernel's even
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import time
@@ -41,10 +42,9 @@ log = logging.getLogger("grekko.distributed")
 
 BARS = "grekko.bars"
 REQUESTED = "grekko.orders.requested"
-APPROVED = "grekko.orders.approved"
+APPROVED = "grekko.orders.approved"  # .<partition>: one stream per execution partition
 ORDER_EVENTS = "grekko.orders.events"
 AGENT_LIMITS = "grekko.agents.limits"  # every risk process reads all of it (a group of its own)
-STREAMS = (BARS, REQUESTED, APPROVED, ORDER_EVENTS, AGENT_LIMITS)
 
 Handler = Callable[[Delivery], None]
 
@@ -102,6 +102,16 @@ def on_agent_limits(kernel: Kernel) -> Handler:
         kernel.risk.set_agent_limit(limit)
 
     return handle
+
+
+def partition_of(instrument_id: str, partitions: int) -> int:
+    """Which execution (and strategy) partition works an instrument: stable across processes."""
+    digest = hashlib.sha256(instrument_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % partitions
+
+
+def approved_stream(partition: int) -> str:
+    return f"{APPROVED}.{partition}"
 
 
 def bar_id(bar: Bar) -> str:
@@ -182,10 +192,14 @@ class RemoteVenue:
         order_types=frozenset({"market", "limit", "stop", "stop_limit"})
     )
 
-    def __init__(self, name: str, streams: StreamBus, clock: Any) -> None:
+    def __init__(self, name: str, streams: StreamBus, clock: Any, partitions: int = 1) -> None:
         self.name = name
         self._streams = streams
         self._clock = clock
+        self._partitions = partitions
+
+    def _stream(self, order: Order) -> str:
+        return approved_stream(partition_of(order.instrument_id, self._partitions))
 
     def bind(self, sink: OrderEventSink) -> None:
         """Events come from the venue's own process, through the store."""
@@ -194,13 +208,13 @@ class RemoteVenue:
         note = OrderSubmitted(
             ts_event=self._clock.timestamp_ns(), client_order_id=order.client_order_id
         )
-        self._streams.publish(APPROVED, note, event_id=order.client_order_id)
+        self._streams.publish(self._stream(order), note, event_id=order.client_order_id)
 
     def cancel_order(self, order: Order, reason: str = "") -> None:
         cmd = CancelOrder(
             ts_init=self._clock.timestamp_ns(), client_order_id=order.client_order_id, reason=reason
         )
-        self._streams.publish(APPROVED, cmd, event_id=_command_id(cmd))
+        self._streams.publish(self._stream(order), cmd, event_id=_command_id(cmd))
 
     def open_order_ids(self) -> set[str]:
         return set()

@@ -24,7 +24,9 @@ import sqlalchemy as sa
 
 from e2e.e2e_support import clean_env, free_port
 
-SERVICES = ("execution", "risk", "agents", "gateway", "ingest")
+# two execution and two agents partitions (BTC/USDT in one, ETH/USDT in the other)
+PROCESSES = ("execution-0", "execution-1", "risk", "agents-0", "agents-1", "gateway", "ingest")
+PARTITIONS = 2
 SETTINGS = """
 [replay]
 strategy = "sma_cross"
@@ -67,7 +69,7 @@ class Cluster:
     data_dir: Path
     database_url: str
     redis_url: str
-    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in SERVICES})
+    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in PROCESSES})
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: dict[str, int] = field(default_factory=dict)
     admin_password: str | None = None
@@ -86,10 +88,16 @@ class Cluster:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def start(self, service: str, *extra: str) -> None:
+        """service: a name of PROCESSES; "execution-1" is execution's partition 1."""
         self.starts[service] = self.starts.get(service, 0) + 1
         log = self.data_dir / f"{service}-{self.starts[service]}.log"
+        name, _, instance = service.partition("-")
+        if instance:
+            extra = ("--instance", instance, "--partitions", str(PARTITIONS), *extra)
+        elif name == "risk":
+            extra = ("--partitions", str(PARTITIONS), *extra)
         command = [
-            sys.executable, "-m", "grekko.cli", "serve", service,
+            sys.executable, "-m", "grekko.cli", "serve", name,
             "--data-dir", str(self.data_dir), "--port", str(self.ports[service]), *extra,
         ]  # fmt: skip
         with log.open("wb") as out:
@@ -160,6 +168,7 @@ class EventLog:
     positions: dict[str, Decimal]  # instrument -> net filled quantity
     strategies: dict[str, str]  # client order id -> strategy id
     denials: dict[str, str]  # client order id -> the risk engine's reason
+    instruments: dict[str, str] = field(default_factory=dict)  # client order id -> instrument
 
 
 def fold_store(database_url: str) -> EventLog:
@@ -170,7 +179,7 @@ def fold_store(database_url: str) -> EventLog:
     store = SqlEventStore(database_url)
     log = EventLog({}, {}, {}, {})
     events, positions = log.events, log.positions
-    instrument: dict[str, str] = {}
+    instrument = log.instruments
     try:
         for record in store.read_all():
             event = record.event

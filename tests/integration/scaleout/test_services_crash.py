@@ -1,7 +1,8 @@
-"""The platform as five processes on real PostgreSQL and Redis: gateway, ingest, agents, risk and
-execution (`grekko serve ...`). The replay trades; the execution process is killed with SIGKILL
-in the middle and started again. Then: every order asked for is in the event log exactly once,
-none filled twice, and every process's positions equal the ones the event log adds up to.
+"""The platform as seven processes on real PostgreSQL and Redis (`grekko serve ...`): gateway,
+ingest, risk, and two partitions each of agents and execution (BTC/USDT in one, ETH/USDT in the
+other). The replay trades; the execution process of BTC/USDT is killed with SIGKILL in the middle
+and started again. Then: every order asked for is in the event log exactly once, none filled
+twice, and every process's positions equal the ones the event log adds up to.
 
 Without PostgreSQL or Redis on this machine the test skips and says which is missing
 (`docker compose -f deploy/docker-compose.yml up -d postgres redis` provides both).
@@ -19,11 +20,13 @@ import httpx
 import redis
 
 from integration.adapters.redis.redis_support import reachable_redis_url
-from integration.scaleout.scaleout_support import Cluster, fold_store, own_databases
+from integration.scaleout.scaleout_support import PROCESSES, Cluster, fold_store, own_databases
 from postgres_support import reachable_postgres_url
 
 BARS = 1200
 SPEED = 120.0  # bars a second: the replay takes 10 s
+BTC, ETH = "BTC/USDT@paper", "ETH/USDT@paper"
+KILLED = "execution-1"  # BTC/USDT's partition
 TERMINAL = {"OrderFilled", "OrderDenied", "OrderCanceled", "OrderRejected", "OrderExpired"}
 
 
@@ -49,6 +52,10 @@ def _requested(redis_url: str) -> list[str]:
         client.close()
 
 
+def _btc(orders: dict[str, Any]) -> list[str]:
+    return [coid for coid in orders if "BTC" in coid]
+
+
 def _positions(state: dict[str, Any]) -> dict[str, Decimal]:
     return {
         iid: Decimal(p["quantity"])
@@ -62,23 +69,23 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
     with own_databases(postgres_url, redis_url) as (database_url, redis_db):
         cluster = Cluster(tmp_path / "data", database_url, redis_db)
         try:
-            for service in ("execution", "risk", "agents", "gateway"):
+            for service in PROCESSES[:-1]:
                 cluster.start(service)
             cluster.start("ingest", "--speed", str(SPEED), "--max-bars", str(BARS))
-            _wait("orders", lambda: len(cluster.state("execution")["orders"]) >= 4)
-            cluster.kill("execution")
-            manual = _manual_order(cluster)  # while execution is down: queued, not lost
+            _wait("BTC orders", lambda: len(_btc(cluster.state(KILLED)["orders"])) >= 4)
+            cluster.kill(KILLED)
+            manual = _manual_order(cluster)  # while its execution is down: queued, not lost
             time.sleep(1.0)
-            cluster.start("execution")
+            cluster.start(KILLED)
             _wait("the replay", lambda: cluster.state("ingest").get("published") == BARS)
             _wait(
                 "every backlog drained",
-                lambda: all(cluster.backlog(s) == 0 for s in ("agents", "risk", "execution")),
+                lambda: all(cluster.backlog(s) == 0 for s in PROCESSES[:-2]),
             )
             time.sleep(2.0)  # the last notifications reach the gateway
-            states = {s: cluster.state(s) for s in ("execution", "risk", "agents")}
+            states = {s: cluster.state(s) for s in PROCESSES[:-2]}
             gateway = _gateway_positions(cluster)
-            restarted_handled = cluster.handled("execution")
+            restarted_handled = cluster.handled(KILLED)
         finally:
             cluster.stop_all()
         log = fold_store(database_url)
@@ -102,10 +109,15 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
     agent_orders = [c for c in requested if log.strategies[c].startswith("agent:")]
     assert agent_orders, "the agents proposed and executed nothing"
     assert not [r for r in log.denials.values() if "no risk budget registered" in r]
-    assert {k: v for k, v in log_positions.items() if v} == _positions(states["execution"])
-    for service in ("risk", "agents"):
-        assert _positions(states[service]) == _positions(states["execution"]), service
-    assert gateway == _positions(states["execution"])
+    expected = {k: v for k, v in log_positions.items() if v}
+    assert {log.instruments[c] for c in filled} == {BTC, ETH}, "both partitions traded"
+    # each execution partition holds its own instrument's position
+    zero = Decimal(0)
+    assert _positions(states["execution-1"]).get(BTC, zero) == expected.get(BTC, zero)
+    assert _positions(states["execution-0"]).get(ETH, zero) == expected.get(ETH, zero)
+    for service in ("risk", "agents-0", "agents-1"):
+        assert _positions(states[service]) == expected, service
+    assert gateway == expected
 
 
 def _manual_order(cluster: Cluster) -> str:
@@ -113,7 +125,7 @@ def _manual_order(cluster: Cluster) -> str:
     answer = httpx.post(
         cluster.url("gateway") + "/api/v1/orders",
         json={
-            "instrument_id": "ETH/USDT@paper",
+            "instrument_id": BTC,
             "side": "buy",
             "type": "market",
             "quantity": "0.02",
