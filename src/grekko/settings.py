@@ -230,6 +230,8 @@ class ServeSettings(_Section):
 
     instance: Annotated[int, Field(ge=0, le=1023)] = 0
     partitions: Annotated[int, Field(ge=1, le=1024)] = 1
+    # where the gateway finds the agents' API (agents instance 0, which runs Spot, Gordo, Gekko)
+    agents_url: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8002"
 
 
 class RedisSettings(_Section):

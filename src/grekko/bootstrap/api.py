@@ -108,7 +108,7 @@ def _assemble(settings: Settings, session: Any) -> Platform:
     stop = _stop_event()
     app = create_app(
         svc,
-        routers=[_auth_router(), *realtime_routers],
+        routers=[*getattr(session, "routers", ()), _auth_router(), *realtime_routers],
         secure=lambda app: _secure(app, settings, limiter),
         background=[lambda: session.run_async(stop), *_hub_tasks(hub)],
         on_shutdown=[

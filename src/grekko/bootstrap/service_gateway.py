@@ -23,6 +23,7 @@ class StreamSession:
         self.store = runtime.store
         self.replay = runtime.state["replay"]
         self.clock = runtime.state["clock"]
+        self.routers: list[Any] = []  # the gateway's own routes, ahead of the API's
 
     async def run_async(self, stop: asyncio.Event) -> str:
         try:
@@ -43,9 +44,14 @@ class StreamSession:
 def gateway_platform(runtime: Any, settings: Settings) -> Any:
     """The API over the stream session, with Redis as the replicas' shared read cache."""
     from grekko.adapters.redis import RedisCache
+    from grekko.api.agents_proxy import agents_proxy
     from grekko.bootstrap.api import _assemble
 
-    platform = _assemble(settings, StreamSession(runtime))
+    session = StreamSession(runtime)
+    proxy, client = agents_proxy(settings.serve.agents_url)
+    session.routers = [proxy]
+    runtime.async_closers.append(client.aclose)
+    platform = _assemble(settings, session)
     cache = RedisCache(settings.redis.url.get_secret_value(), namespace="grekko:cache")
     platform.app.state.services.extra["read_cache"] = cache
     runtime.async_closers.append(cache.close)

@@ -47,6 +47,10 @@ def ops_app(runtime: Any) -> FastAPI:
 
     app = FastAPI(title=f"grekko {runtime.name}", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.stop = stop
+    if runtime.state.get("agents") is not None:
+        from grekko.bootstrap.service_agents import mount_agents_api
+
+        mount_agents_api(app, runtime)
 
     @app.get("/health")
     def health() -> dict[str, str]:

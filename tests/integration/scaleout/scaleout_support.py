@@ -82,6 +82,7 @@ class Cluster:
             "GREKKO_DATABASE_URL": self.database_url,
             "GREKKO_REDIS__URL": self.redis_url,
             "GREKKO_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "GREKKO_SERVE__AGENTS_URL": self.url("agents-0"),  # the gateway passes /agents on
         }
 
     def url(self, service: str) -> str:

@@ -85,6 +85,10 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
             time.sleep(2.0)  # the last notifications reach the gateway
             states = {s: cluster.state(s) for s in PROCESSES[:-2]}
             gateway = _gateway_positions(cluster)
+            agents, proposals = (
+                _through_gateway(cluster, "/agents"),
+                _through_gateway(cluster, "/agents/proposals"),
+            )
             restarted_handled = cluster.handled(KILLED)
         finally:
             cluster.stop_all()
@@ -93,6 +97,9 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
         requested = _requested(redis_db)
 
     assert restarted_handled > 0, "the restarted execution process took over work"
+    # the agents' API answers through the gateway, from the agents process
+    assert sorted(a["agent_id"] for a in agents) == ["gekko", "gordo", "spot"]
+    assert proposals, "the agents' proposals are listed through the gateway"
     assert manual in requested
     assert len(requested) >= 5
     assert set(requested) <= set(events), "an order asked for is missing from the event log"
@@ -145,6 +152,16 @@ def _login(cluster: Cluster) -> str:
     )
     assert answer.status_code == 200, answer.text
     return str(answer.json()["access_token"])
+
+
+def _through_gateway(cluster: Cluster, path: str) -> Any:
+    answer = httpx.get(
+        cluster.url("gateway") + "/api/v1" + path,
+        headers={"Authorization": f"Bearer {_login(cluster)}"},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 def _gateway_positions(cluster: Cluster) -> dict[str, Decimal]:
