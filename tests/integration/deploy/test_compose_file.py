@@ -83,7 +83,8 @@ def test_each_service_environment_is_accepted_by_grekko_settings(
     assert settings.database_url == "postgresql+psycopg://grekko@postgres:5432/grekko"
     assert settings.redis.url.get_secret_value() == "redis://redis:6379/0"
     assert settings.api.rate_limit_storage == "redis://redis:6379/1"
-    assert ("GREKKO_JWT_SECRET" in env) is (service == "gateway")
+    # the gateway issues access tokens; the agents service checks them on its own API
+    assert ("GREKKO_JWT_SECRET" in env) is (service in {"gateway", "agents"})
 
 
 def _secret_values() -> list[tuple[str, str]]:

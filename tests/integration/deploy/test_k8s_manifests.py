@@ -142,7 +142,8 @@ def test_config_and_secrets_reach_each_service(service: str) -> None:
         assert ref["key"] in secrets[ref["name"]]["stringData"]
     assert {"PGPASSWORD", "GREKKO_MASTER_KEY"} <= set(refs)
     # only the gateway signs and checks tokens
-    assert ("GREKKO_JWT_SECRET" in refs) is (service == "gateway")
+    # the gateway issues access tokens; the agents service checks them on its own API
+    assert ("GREKKO_JWT_SECRET" in refs) is (service in {"gateway", "agents"})
     assert not [e for e in main["env"] if "value" in e]  # secrets never inline
 
 
