@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
+from typing import Any
 
 from grekko.settings import Settings
 
@@ -32,6 +34,7 @@ async def _serve(
 
     from grekko.bootstrap.services import build_service
 
+    lease = await _hold_partition(service, settings) if service in LEASED else None
     runtime = build_service(service, settings, speed=speed, max_bars=max_bars)
     if service == "gateway":
         from grekko.api.redaction import install_redaction
@@ -60,4 +63,57 @@ async def _serve(
     )
     sys.stderr.write(f"grekko {service} serving on http://{settings.host}:{settings.port}\n")
     sys.stderr.flush()
-    await uvicorn.Server(config).serve()
+    keeper = asyncio.create_task(lease.keep(_lost_lease)) if lease is not None else None
+    try:
+        await uvicorn.Server(config).serve()
+    finally:
+        if keeper is not None:
+            keeper.cancel()
+        if lease is not None:
+            await lease.release()
+
+
+LEASED = frozenset({"execution", "agents"})  # partitioned: one process per partition at a time
+LOST_LEASE_EXIT = 75
+
+
+def _lost_lease() -> None:
+    """Another process may already work this partition: stop at once, acting on nothing more."""
+    log.critical("the partition lease was lost; exiting so that only one process works it")
+    sys.stderr.write("grekko: the partition lease was lost; exiting\n")
+    sys.stderr.flush()
+    os._exit(LOST_LEASE_EXIT)
+
+
+async def _hold_partition(service: str, settings: Settings) -> Any:
+    """The partition's lease; until it is ours this process is a standby that answers /health
+    (alive) and /ready with 503, so an orchestrator keeps it without sending it work."""
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from grekko.adapters.redis import RedisLease
+
+    instance = settings.serve.instance
+    key = f"grekko:lease:{service}-{instance}"
+    lease = RedisLease(
+        settings.redis.url.get_secret_value(), key, ttl_ms=settings.serve.lease_ttl_ms
+    )
+    if await lease.try_acquire():
+        return lease
+    standby = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    body = {"service": service, "instance": instance, "standby": True}
+    standby.get("/health")(lambda: {"status": "ok", **body})
+    standby.get("/ready")(lambda: JSONResponse({"ready": False, **body}, status_code=503))
+    server = uvicorn.Server(
+        uvicorn.Config(standby, host=settings.host, port=settings.port, log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    sys.stderr.write(f"grekko {service} {instance}: standby until the partition is free\n")
+    sys.stderr.flush()
+    try:
+        await lease.acquire()
+    finally:
+        server.should_exit = True
+        await serving
+    return lease

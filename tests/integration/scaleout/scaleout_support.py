@@ -27,6 +27,7 @@ from e2e.e2e_support import clean_env, free_port
 # two execution and two agents partitions (BTC/USDT in one, ETH/USDT in the other)
 PROCESSES = ("execution-0", "execution-1", "risk", "agents-0", "agents-1", "gateway", "ingest")
 PARTITIONS = 2
+STANDBY = "execution-1b"  # a second process for partition 1: it waits for the partition's lease
 SETTINGS = """
 [replay]
 strategy = "sma_cross"
@@ -69,7 +70,9 @@ class Cluster:
     data_dir: Path
     database_url: str
     redis_url: str
-    ports: dict[str, int] = field(default_factory=lambda: {s: free_port() for s in PROCESSES})
+    ports: dict[str, int] = field(
+        default_factory=lambda: {s: free_port() for s in (*PROCESSES, STANDBY)}
+    )
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     starts: dict[str, int] = field(default_factory=dict)
     admin_password: str | None = None
@@ -83,16 +86,19 @@ class Cluster:
             "GREKKO_REDIS__URL": self.redis_url,
             "GREKKO_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
             "GREKKO_SERVE__AGENTS_URL": self.url("agents-0"),  # the gateway passes /agents on
+            "GREKKO_SERVE__LEASE_TTL_MS": "2000",  # a standby takes over 2 s after a death
         }
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def start(self, service: str, *extra: str) -> None:
-        """service: a name of PROCESSES; "execution-1" is execution's partition 1."""
+    def start(self, service: str, *extra: str, standby: bool = False) -> None:
+        """service: a name of PROCESSES (or STANDBY); "execution-1" is execution's partition 1.
+        A standby is waited for until it is alive (/health), not ready."""
         self.starts[service] = self.starts.get(service, 0) + 1
         log = self.data_dir / f"{service}-{self.starts[service]}.log"
         name, _, instance = service.partition("-")
+        instance = instance.rstrip("b")
         if instance:
             extra = ("--instance", instance, "--partitions", str(PARTITIONS), *extra)
         elif name == "risk":
@@ -105,20 +111,26 @@ class Cluster:
             self.processes[service] = subprocess.Popen(
                 command, stdout=out, stderr=subprocess.STDOUT, env=self.env
             )
-        self.wait_ready(service)
+        self.wait_ready(service, path="/health" if standby else "/ready")
         if service == "gateway" and self.admin_password is None:
             found = _ADMIN.search(log.read_text())
             assert found, f"the gateway printed no admin password:\n{self.log(service)}"
             self.admin_password = found.group(1)
 
-    def wait_ready(self, service: str, timeout_s: float = 60.0) -> None:
+    def ready(self, service: str) -> bool:
+        try:
+            return httpx.get(self.url(service) + "/ready", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def wait_ready(self, service: str, timeout_s: float = 60.0, path: str = "/ready") -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             process = self.processes[service]
             if process.poll() is not None:
                 raise AssertionError(f"{service} exited:\n{self.log(service)}")
             try:
-                if httpx.get(self.url(service) + "/ready", timeout=2).status_code == 200:
+                if httpx.get(self.url(service) + path, timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

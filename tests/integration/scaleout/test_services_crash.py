@@ -1,7 +1,8 @@
 """The platform as seven processes on real PostgreSQL and Redis (`grekko serve ...`): gateway,
 ingest, risk, and two partitions each of agents and execution (BTC/USDT in one, ETH/USDT in the
-other). The replay trades; the execution process of BTC/USDT is killed with SIGKILL in the middle
-and started again. Then: every order asked for is in the event log exactly once, none filled
+other), plus a standby process for BTC/USDT's execution partition. The replay trades; the active
+execution process of BTC/USDT is killed with SIGKILL in the middle, the standby takes its lease
+and its work over, and the killed one comes back as the standby. Then: every order asked for is in the event log exactly once, none filled
 twice, and every process's positions equal the ones the event log adds up to.
 
 Without PostgreSQL or Redis on this machine the test skips and says which is missing
@@ -20,7 +21,13 @@ import httpx
 import redis
 
 from integration.adapters.redis.redis_support import reachable_redis_url
-from integration.scaleout.scaleout_support import PROCESSES, Cluster, fold_store, own_databases
+from integration.scaleout.scaleout_support import (
+    PROCESSES,
+    STANDBY,
+    Cluster,
+    fold_store,
+    own_databases,
+)
 from postgres_support import reachable_postgres_url
 
 BARS = 1200
@@ -72,31 +79,36 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
             for service in PROCESSES[:-1]:
                 cluster.start(service)
             cluster.start("ingest", "--speed", str(SPEED), "--max-bars", str(BARS))
+            cluster.start(STANDBY, standby=True)
+            assert not cluster.ready(STANDBY), "one process per partition works; the other waits"
             _wait("BTC orders", lambda: len(_btc(cluster.state(KILLED)["orders"])) >= 4)
             cluster.kill(KILLED)
             manual = _manual_order(cluster)  # while its execution is down: queued, not lost
-            time.sleep(1.0)
-            cluster.start(KILLED)
+            cluster.wait_ready(STANDBY, timeout_s=30)  # the lease ran out: the standby took over
+            cluster.start(KILLED, standby=True)  # back, and now the standby
+            assert not cluster.ready(KILLED)
             _wait("the replay", lambda: cluster.state("ingest").get("published") == BARS)
             _wait(
                 "every backlog drained",
-                lambda: all(cluster.backlog(s) == 0 for s in PROCESSES[:-2]),
+                lambda: all(
+                    cluster.backlog(s) == 0 for s in (*PROCESSES[:-2], STANDBY) if s != KILLED
+                ),
             )
             time.sleep(2.0)  # the last notifications reach the gateway
-            states = {s: cluster.state(s) for s in PROCESSES[:-2]}
+            states = {s: cluster.state(s) for s in (*PROCESSES[:-2], STANDBY) if s != KILLED}
             gateway = _gateway_positions(cluster)
             agents, proposals = (
                 _through_gateway(cluster, "/agents"),
                 _through_gateway(cluster, "/agents/proposals"),
             )
-            restarted_handled = cluster.handled(KILLED)
+            taken_over = cluster.handled(STANDBY)
         finally:
             cluster.stop_all()
         log = fold_store(database_url)
         events, log_positions = log.events, log.positions
         requested = _requested(redis_db)
 
-    assert restarted_handled > 0, "the restarted execution process took over work"
+    assert taken_over > 0, "the standby took the partition's work over"
     # the agents' API answers through the gateway, from the agents process
     assert sorted(a["agent_id"] for a in agents) == ["gekko", "gordo", "spot"]
     assert proposals, "the agents' proposals are listed through the gateway"
@@ -120,7 +132,7 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
     assert {log.instruments[c] for c in filled} == {BTC, ETH}, "both partitions traded"
     # each execution partition holds its own instrument's position
     zero = Decimal(0)
-    assert _positions(states["execution-1"]).get(BTC, zero) == expected.get(BTC, zero)
+    assert _positions(states[STANDBY]).get(BTC, zero) == expected.get(BTC, zero)
     assert _positions(states["execution-0"]).get(ETH, zero) == expected.get(ETH, zero)
     for service in ("risk", "agents-0", "agents-1"):
         assert _positions(states[service]) == expected, service

@@ -5,6 +5,7 @@ Only the bootstrap picks these; engines see the StreamBus port (grekko.ports.str
 
 from grekko.adapters.redis.cache import RedisCache
 from grekko.adapters.redis.codec import MessageCodec, MessageDecodeError
+from grekko.adapters.redis.lease import RedisLease
 from grekko.adapters.redis.streams import RedisStreamsBus
 
-__all__ = ["MessageCodec", "MessageDecodeError", "RedisCache", "RedisStreamsBus"]
+__all__ = ["MessageCodec", "MessageDecodeError", "RedisCache", "RedisLease", "RedisStreamsBus"]
