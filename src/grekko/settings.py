@@ -224,9 +224,10 @@ class CoinbaseSettings(_Section):
 
 class ServeSettings(_Section):
     """`grekko serve`: which share of the work this process takes. Execution and agents are
-    partitioned by instrument (a stable hash of the instrument id, modulo partitions); each partition has
-    its own instance number (a StatefulSet ordinal), so one order and one strategy are only
-    ever worked by one process. Gateway, risk and ingest replicas need no instance number."""
+    partitioned by instrument (a stable hash of the instrument id, modulo partitions); instance
+    k works partition k % partitions, holding its lease, so one order and one strategy are only
+    ever worked by one process and instances past the partition count are standbys. Gateway
+    and risk replicas each take their own instance number (a StatefulSet ordinal)."""
 
     instance: Annotated[int, Field(ge=0, le=1023)] = 0
     partitions: Annotated[int, Field(ge=1, le=1024)] = 1

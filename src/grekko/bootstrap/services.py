@@ -112,6 +112,17 @@ def build_service(
     return runtime
 
 
+PARTITIONED = frozenset({"execution", "agents"})
+
+
+def slot(service: str, settings: Settings) -> int:
+    """Which share of the work an instance takes: execution and agents work the partition
+    instance % partitions (instances past the partition count are that partition's standbys,
+    so a StatefulSet can scale past it); every other instance reads in a group of its own."""
+    serve = settings.serve
+    return serve.instance % serve.partitions if service in PARTITIONED else serve.instance
+
+
 def consumer_name(service: str) -> str:
     """Unique per process: a restarted process is a new consumer, and its predecessor's
     unacknowledged entries are reclaimed from the group after claim_idle_ms."""
@@ -182,14 +193,6 @@ def _trading_service(runtime: ServiceRuntime) -> None:
     from grekko.engines.kernel import Kernel
 
     settings = runtime.settings
-    if (
-        runtime.name in {"agents", "execution"}
-        and settings.serve.instance >= settings.serve.partitions
-    ):
-        raise ConfigError(
-            f"{runtime.name} instance {settings.serve.instance} is not one of the "
-            f"{settings.serve.partitions} partitions (serve.partitions)"
-        )
     instruments, replay = _paper_replay(settings)
     store = SqlEventStore(settings.database_url)
     runtime.closers.append(store.close)
@@ -212,7 +215,7 @@ def _trading_service(runtime: ServiceRuntime) -> None:
     }[runtime.name]
     wire(runtime, kernel, clock, replay)
     # every process sees every bar: a group per service instance, resumed after a restart
-    bars_group = f"{runtime.name}-{settings.serve.instance}"
+    bars_group = f"{runtime.name}-{slot(runtime.name, settings)}"
     runtime.consumers.insert(0, (d.BARS, d.on_bars(kernel, clock), bars_group))
 
 
@@ -240,15 +243,16 @@ def _agents(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> No
     recovery = kernel.recover()
     d.forward_orders(kernel, runtime.streams)
     serve = runtime.settings.serve
+    mine = slot("agents", runtime.settings)
     _add_paper_strategies(
         kernel,
         runtime.settings,
         replay,
         recovery.orders_per_strategy,
-        only=lambda iid: d.partition_of(iid, serve.partitions) == serve.instance,
+        only=lambda iid: d.partition_of(iid, serve.partitions) == mine,
     )
     cfg = runtime.settings.agents
-    if cfg.enabled and serve.instance == 0:  # Spot, Gordo, Gekko; caps go to every risk process
+    if cfg.enabled and mine == 0:  # Spot, Gordo, Gekko; caps go to every risk process
         from grekko.bootstrap.agents import build_agent_desk
         from grekko.core.time import LiveClock
 
@@ -270,7 +274,7 @@ def _order_notices(runtime: ServiceRuntime, kernel: Any) -> tuple[Any, ...]:
     so a group per service instance (like the bars)."""
     from grekko.engines import distributed as d
 
-    group = f"{runtime.name}-{runtime.settings.serve.instance}"
+    group = f"{runtime.name}-{slot(runtime.name, runtime.settings)}"
     return (d.ORDER_EVENTS, d.on_order_events(kernel), group)
 
 
@@ -301,11 +305,11 @@ def _execution(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) ->
     mine = [
         o
         for o in recovery.open_orders
-        if d.partition_of(o.instrument_id, serve.partitions) == serve.instance
+        if d.partition_of(o.instrument_id, serve.partitions) == slot("execution", runtime.settings)
     ]
     venue.restore(mine)  # those of its partition it had accepted
     d.export_order_events(kernel, runtime.streams)
-    approvals = d.approved_stream(serve.instance)
+    approvals = d.approved_stream(slot("execution", runtime.settings))
     runtime.consumers.append((approvals, d.on_approvals(kernel, VENUE)))
 
 

@@ -93,8 +93,9 @@ async def _hold_partition(service: str, settings: Settings) -> Any:
     from fastapi.responses import JSONResponse
 
     from grekko.adapters.redis import RedisLease
+    from grekko.bootstrap.services import slot
 
-    instance = settings.serve.instance
+    instance = slot(service, settings)
     key = f"grekko:lease:{service}-{instance}"
     lease = RedisLease(
         settings.redis.url.get_secret_value(), key, ttl_ms=settings.serve.lease_ttl_ms

@@ -27,7 +27,7 @@ from e2e.e2e_support import clean_env, free_port
 # two execution and two agents partitions (BTC/USDT in one, ETH/USDT in the other)
 PROCESSES = ("execution-0", "execution-1", "risk", "agents-0", "agents-1", "gateway", "ingest")
 PARTITIONS = 2
-STANDBY = "execution-1b"  # a second process for partition 1: it waits for the partition's lease
+STANDBY = "execution-3"  # instance 3 works partition 3 % 2 = 1 too: it waits for its lease
 SETTINGS = """
 [replay]
 strategy = "sma_cross"
@@ -98,7 +98,6 @@ class Cluster:
         self.starts[service] = self.starts.get(service, 0) + 1
         log = self.data_dir / f"{service}-{self.starts[service]}.log"
         name, _, instance = service.partition("-")
-        instance = instance.rstrip("b")
         if instance:
             extra = ("--instance", instance, "--partitions", str(PARTITIONS), *extra)
         elif name == "risk":
