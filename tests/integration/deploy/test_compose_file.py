@@ -10,8 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_support import DEPLOY, PORTS, REPO, SECRET_PLACEHOLDER, compose, serve_args
+from deploy_support import (
+    DEPLOY,
+    INSTANCE_ENV,
+    PARTITIONED,
+    PARTITIONS_ENV,
+    PORTS,
+    REPO,
+    SECRET_PLACEHOLDER,
+    STATEFUL,
+    compose,
+    serve_args,
+)
 
+from grekko.bootstrap.services import slot
 from grekko.settings import load_settings
 
 COMPOSE = compose()
@@ -85,10 +97,50 @@ def test_each_service_environment_is_accepted_by_grekko_settings(
     assert settings.api.rate_limit_storage == "redis://redis:6379/1"
     # the gateway issues access tokens; the agents service checks them on its own API
     assert ("GREKKO_JWT_SECRET" in env) is (service in {"gateway", "agents"})
+    # one process of each: instance 0 of one partition, written out rather than left to defaults
+    assert env[PARTITIONS_ENV] == "1"
+    assert (settings.serve.instance, settings.serve.partitions) == (0, 1)
+    assert (env.get(INSTANCE_ENV) == "0") is (service in STATEFUL)
+
+
+# the compose services that run `grekko serve ...` (one per process, execution-1 and so on)
+GREKKO = {name: spec for name, spec in SERVICES.items() if spec.get("command", [])[:1] == ["serve"]}
+
+
+def _processes(service: str, tmp_path: Path) -> list[tuple[str, int]]:
+    """(compose service, slot) of every process that runs `grekko serve <service>`."""
+    found: list[tuple[str, int]] = []
+    for name, spec in GREKKO.items():
+        if spec["command"] == serve_args(service):
+            settings = load_settings(tmp_path / name, env=spec["environment"])
+            found.append((name, slot(service, settings)))
+    return found
+
+
+def _partition_count() -> int:
+    """The one partition count: risk routes approvals by it, agents and execution split by it."""
+    (count,) = {spec["environment"][PARTITIONS_ENV] for spec in GREKKO.values()}
+    return int(count)
+
+
+def test_every_process_reads_one_partition_count() -> None:
+    assert set(GREKKO) >= set(PORTS)
+    assert _partition_count() == 1
+
+
+@pytest.mark.parametrize("service", STATEFUL)
+def test_the_processes_of_a_service_share_the_work_out(service: str, tmp_path: Path) -> None:
+    processes = _processes(service, tmp_path)
+    slots = [taken for _, taken in processes]
+    assert processes
+    if service in PARTITIONED:  # every partition worked (a second process of one is a standby)
+        assert set(slots) == set(range(_partition_count())), processes
+    else:  # each reads every message in a consumer group of its own
+        assert len(set(slots)) == len(slots), processes
 
 
 def _secret_values() -> list[tuple[str, str]]:
-    found = []
+    found: list[tuple[str, str]] = []
     for name, spec in SERVICES.items():
         found.extend(
             (f"{name}.{key}", str(value))

@@ -13,21 +13,29 @@ import pytest
 import yaml
 from deploy_support import (
     BACKLOG_METRIC,
+    INSTANCE_ENV,
     K8S,
     K8S_VERSION,
+    KINDS,
     MAX_REPLICAS,
     NAMESPACE,
+    PARTITIONS_ENV,
+    POD_INDEX,
     PORTS,
     SCALED_ON_BACKLOG,
     SECRET_PLACEHOLDER,
+    STATEFUL,
     container,
     for_service,
+    headless_name,
     manifest_files,
     of_kind,
     pod_labels,
     resources,
     selects,
     serve_args,
+    workload,
+    workloads,
 )
 
 from grekko.adapters.vault.local import key_from_env
@@ -49,6 +57,7 @@ def test_every_object_is_valid_for_kubernetes(doc: dict[str, Any]) -> None:
     assert kubernetes_validate.validate(doc, K8S_VERSION, strict=True) == "1.29"
 
 
+@pytest.mark.parametrize("service", ["ingest", "gateway"])  # a Deployment, a StatefulSet
 @pytest.mark.parametrize(
     ("where", "change"),
     [
@@ -56,10 +65,11 @@ def test_every_object_is_valid_for_kubernetes(doc: dict[str, Any]) -> None:
         ("a port as text", lambda c: c["ports"][0].update(containerPort="http")),
         ("a misspelt probe path", lambda c: c["livenessProbe"]["httpGet"].update(paht="/")),
         ("capabilities as text", lambda c: c["securityContext"].update(capabilities="ALL")),
+        ("a misspelt env source", lambda c: c["env"][0]["valueFrom"].update(fieldReff={})),
     ],
 )
-def test_the_validator_rejects_a_broken_deployment(where: str, change: Any) -> None:
-    broken = copy.deepcopy(for_service("Deployment", "gateway"))
+def test_the_validator_rejects_a_broken_workload(service: str, where: str, change: Any) -> None:
+    broken = copy.deepcopy(workload(service))
     change(container(broken))
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, K8S_VERSION, strict=True)
@@ -80,8 +90,9 @@ def test_the_kustomization_lists_every_manifest() -> None:
     assert sorted(listed) == sorted(p.name for p in manifest_files())
     assert len(listed) == len(set(listed))
     images = {image["name"] for image in kustomization["images"]}
-    for name in of_kind("Deployment"):
-        image = container(of_kind("Deployment")[name])["image"]
+    assert set(workloads()) == {f"grekko-{s}" for s in PORTS}
+    for found in workloads().values():
+        image = container(found)["image"]
         assert image.split(":")[0] in images  # the kustomization can point it at a registry
 
 
@@ -95,11 +106,11 @@ def _quantity(text: str | int) -> float:
 
 @pytest.mark.parametrize("service", PORTS)
 def test_each_service_runs_with_probes_resources_and_no_privileges(service: str) -> None:
-    deployment = for_service("Deployment", service)
-    pod = deployment["spec"]["template"]["spec"]
-    main = container(deployment)
-    assert "replicas" not in deployment["spec"]  # the HPA owns them
-    assert selects(deployment["spec"]["selector"]["matchLabels"], pod_labels(service))
+    runs = workload(service)
+    pod = runs["spec"]["template"]["spec"]
+    main = container(runs)
+    assert "replicas" not in runs["spec"]  # the HPA owns them
+    assert selects(runs["spec"]["selector"]["matchLabels"], pod_labels(service))
     assert main["args"] == serve_args(service)
     named = {p["name"]: p["containerPort"] for p in main["ports"]}
     assert named == {"http": PORTS[service]}
@@ -133,37 +144,45 @@ def test_each_service_runs_with_probes_resources_and_no_privileges(service: str)
 
 @pytest.mark.parametrize("service", PORTS)
 def test_config_and_secrets_reach_each_service(service: str) -> None:
-    main = container(for_service("Deployment", service))
+    main = container(workload(service))
     configmaps = {ref["configMapRef"]["name"] for ref in main["envFrom"]}
     assert configmaps <= set(of_kind("ConfigMap"))
     secrets = of_kind("Secret")
-    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in main["env"] if "valueFrom" in e}
+    sources = {e["name"]: e["valueFrom"] for e in main["env"]}
+    assert len(sources) == len(main["env"])  # each variable set once
+    refs = {name: s["secretKeyRef"] for name, s in sources.items() if "secretKeyRef" in s}
     for ref in refs.values():
         assert ref["key"] in secrets[ref["name"]]["stringData"]
     assert {"PGPASSWORD", "GREKKO_MASTER_KEY"} <= set(refs)
-    # only the gateway signs and checks tokens
     # the gateway issues access tokens; the agents service checks them on its own API
     assert ("GREKKO_JWT_SECRET" in refs) is (service in {"gateway", "agents"})
+    # besides the secrets, only the instance number, which is the pod's own ordinal
+    others = {name: s for name, s in sources.items() if name not in refs}
+    expected = {INSTANCE_ENV: {"fieldRef": {"apiVersion": "v1", "fieldPath": POD_INDEX}}}
+    assert others == (expected if service in STATEFUL else {})
     assert not [e for e in main["env"] if "value" in e]  # secrets never inline
 
 
 @pytest.mark.parametrize("service", PORTS)
-def test_each_service_object_selects_its_deployment(service: str) -> None:
+def test_each_service_object_selects_its_workload(service: str) -> None:
     svc = for_service("Service", service)
     matching = [
         name
-        for name, d in of_kind("Deployment").items()
-        if selects(svc["spec"]["selector"], d["spec"]["template"]["metadata"]["labels"])
+        for name, w in workloads().items()
+        if selects(svc["spec"]["selector"], w["spec"]["template"]["metadata"]["labels"])
     ]
     assert matching == [f"grekko-{service}"]
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert "clusterIP" not in svc["spec"]  # a virtual IP in front of the ready pods
     assert svc["spec"]["ports"] == [
         {"name": "http", "port": PORTS[service], "targetPort": "http", "protocol": "TCP"}
     ]
 
 
-def test_every_service_object_belongs_to_a_deployment() -> None:
-    assert set(of_kind("Service")) == set(of_kind("Deployment"))
-    assert set(of_kind("Deployment")) == {f"grekko-{s}" for s in PORTS}
+def test_every_service_object_belongs_to_a_workload() -> None:
+    # one Service per workload, plus the headless one each StatefulSet governs its pods' names by
+    assert set(of_kind("Service")) == set(workloads()) | {headless_name(s) for s in STATEFUL}
+    assert set(workloads()) == {f"grekko-{s}" for s in PORTS}
 
 
 @pytest.mark.parametrize("service", PORTS)
@@ -173,7 +192,7 @@ def test_each_service_scales_up_to_its_maximum(service: str) -> None:
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert spec["scaleTargetRef"] == {
         "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "kind": KINDS[service],
         "name": f"grekko-{service}",
     }
     assert spec["maxReplicas"] == MAX_REPLICAS[service]
@@ -197,9 +216,9 @@ def test_each_service_survives_voluntary_disruptions(service: str) -> None:
     pdb = for_service("PodDisruptionBudget", service)
     selected = [
         name
-        for name, d in of_kind("Deployment").items()
+        for name, w in workloads().items()
         if selects(
-            pdb["spec"]["selector"]["matchLabels"], d["spec"]["template"]["metadata"]["labels"]
+            pdb["spec"]["selector"]["matchLabels"], w["spec"]["template"]["metadata"]["labels"]
         )
     ]
     assert selected == [f"grekko-{service}"]
@@ -233,3 +252,6 @@ def test_the_configmap_is_accepted_by_grekko_settings(tmp_path: Path) -> None:
     assert settings.redis.url.get_secret_value() == "redis://redis:6379/0"
     assert settings.api.rate_limit_storage == "redis://redis:6379/1"
     assert env["GREKKO_DATA_DIR"] == "/var/lib/grekko"  # the emptyDir every pod mounts
+    # one partition count for every service; the instance is each pod's own, never shared
+    assert settings.serve.partitions == int(env[PARTITIONS_ENV]) == 4
+    assert INSTANCE_ENV not in env
