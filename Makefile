@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= $(HOME)/.grekko
 
-.PHONY: install ui chain interop browser up test lint typecheck contracts pytest bench bench-ingest bench-api bench-agents bench-ui bench-dex clean
+.PHONY: install ui chain interop browser up test lint typecheck contracts pytest bench bench-ingest bench-api bench-agents bench-ui bench-dex bench-scaleout clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -118,6 +118,11 @@ bench-dex: install
 
 bench-ui: install browser
 	$(BIN)/python -m benchmarks.run_ui_bench
+
+# the scale-out figures: Redis Streams vs the in-process bus, PostgreSQL vs SQLite appends,
+# the five `grekko serve` processes end to end (1 and 2 per service), 1,000 WebSocket clients
+bench-scaleout: install
+	$(BIN)/python -m benchmarks.scaleout
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache ui/node_modules src/grekko/static chain/node_modules chain/build interop/node_modules

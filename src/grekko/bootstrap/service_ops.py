@@ -65,6 +65,13 @@ def ops_app(runtime: Any) -> FastAPI:
         body = {"ready": ok, "service": runtime.name, "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    @app.get("/active")
+    def active() -> JSONResponse:
+        """200 while this process works its partition; a standby answers 503 here."""
+        running = bool(runtime.state.get("running"))
+        body = {"active": running, "service": runtime.name}
+        return JSONResponse(body, status_code=200 if running else 503)
+
     @app.get("/metrics")
     async def metrics() -> Response:
         await _read_backlog(redis, runtime, backlog)

@@ -294,8 +294,9 @@ def _risk(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None
 
 
 def _execution(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None:
-    """The venue's orders come back from the store; approved ones it never took are taken when
-    their approval is (re)delivered, so nothing is canceled as lost here."""
+    """The venue's orders come back from the store: accepted ones are restored, submitted ones it
+    lost in flight are sent again, and approved ones it never saw are taken when their approval
+    is (re)delivered, so nothing is canceled as lost here."""
     from grekko.bootstrap import start_venue
     from grekko.engines import distributed as d
 
@@ -309,6 +310,9 @@ def _execution(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) ->
     ]
     venue.restore(mine)  # those of its partition it had accepted
     d.export_order_events(kernel, runtime.streams)
+    resent = d.resend_in_flight(kernel, venue, mine)  # lost in flight with the last process
+    if resent:
+        log.info("execution: sent %d order(s) lost in flight again: %s", len(resent), resent)
     approvals = d.approved_stream(slot("execution", runtime.settings))
     runtime.consumers.append((approvals, d.on_approvals(kernel, VENUE)))
 

@@ -86,8 +86,9 @@ def _lost_lease() -> None:
 
 
 async def _hold_partition(service: str, settings: Settings) -> Any:
-    """The partition's lease; until it is ours this process is a standby that answers /health
-    (alive) and /ready with 503, so an orchestrator keeps it without sending it work."""
+    """The partition's lease; until it is ours this process is a standby. It answers /health and
+    /ready (alive, able to take over: a rolling update can go on past it) and /active with 503
+    (it works nothing); once it holds the lease the service's own app answers all three."""
     import uvicorn
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
@@ -105,7 +106,8 @@ async def _hold_partition(service: str, settings: Settings) -> Any:
     standby = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     body = {"service": service, "instance": instance, "standby": True}
     standby.get("/health")(lambda: {"status": "ok", **body})
-    standby.get("/ready")(lambda: JSONResponse({"ready": False, **body}, status_code=503))
+    standby.get("/ready")(lambda: {"ready": True, "active": False, **body})
+    standby.get("/active")(lambda: JSONResponse({"active": False, **body}, status_code=503))
     server = uvicorn.Server(
         uvicorn.Config(standby, host=settings.host, port=settings.port, log_level="warning")
     )

@@ -256,15 +256,28 @@ def on_approvals(kernel: Kernel, venue_name: str) -> Handler:
             if order.is_open:
                 kernel.execution.cancel(message)
             return
-        venue = kernel.execution.venue(venue_name)
+        resend_in_flight(kernel, kernel.execution.venue(venue_name), [order])
+
+    return handle
+
+
+def resend_in_flight(kernel: Kernel, venue: Any, orders: list[Order]) -> list[str]:
+    """Send to the venue the orders the store has as submitted and the venue does not hold.
+
+    On an approval this is the first send. At an execution process's start it takes back orders
+    that were on their way to the simulated venue (its latency not yet over) when the process
+    died after acking their approval: the paper venue lost them with the process, and no real
+    exchange ever saw them, so sending again cannot double one."""
+    sent = []
+    for order in orders:
         if (
             order.status is OrderStatus.SUBMITTED
             and order.client_order_id not in venue.open_order_ids()
         ):
             kernel.cache.open_orders[order.client_order_id] = order
             venue.submit_order(order)
-
-    return handle
+            sent.append(order.client_order_id)
+    return sent
 
 
 def backlog(info: dict[str, Any]) -> float:

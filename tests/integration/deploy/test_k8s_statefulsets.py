@@ -80,7 +80,7 @@ def test_each_statefulset_starts_its_pods_together_under_a_headless_service(serv
     headless = of_kind("Service")[headless_name(service)]["spec"]
     assert headless["clusterIP"] == "None"
     assert "type" not in headless or headless["type"] == "ClusterIP"
-    assert not headless.get("publishNotReadyAddresses")  # a standby gets no name to be found by
+    assert not headless.get("publishNotReadyAddresses")  # a pod is named once it is Ready
     governed = [
         name
         for name, w in workloads().items()

@@ -94,7 +94,7 @@ class Cluster:
 
     def start(self, service: str, *extra: str, standby: bool = False) -> None:
         """service: a name of PROCESSES (or STANDBY); "execution-1" is execution's partition 1.
-        A standby is waited for until it is alive (/health), not ready."""
+        A standby is waited for until it is alive (/health): it works nothing (/active 503)."""
         self.starts[service] = self.starts.get(service, 0) + 1
         log = self.data_dir / f"{service}-{self.starts[service]}.log"
         name, _, instance = service.partition("-")
@@ -116,9 +116,9 @@ class Cluster:
             assert found, f"the gateway printed no admin password:\n{self.log(service)}"
             self.admin_password = found.group(1)
 
-    def ready(self, service: str) -> bool:
+    def ready(self, service: str, path: str = "/ready") -> bool:
         try:
-            return httpx.get(self.url(service) + "/ready", timeout=2).status_code == 200
+            return httpx.get(self.url(service) + path, timeout=2).status_code == 200
         except httpx.TransportError:
             return False
 

@@ -80,13 +80,14 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
                 cluster.start(service)
             cluster.start("ingest", "--speed", str(SPEED), "--max-bars", str(BARS))
             cluster.start(STANDBY, standby=True)
-            assert not cluster.ready(STANDBY), "one process per partition works; the other waits"
+            assert cluster.ready(STANDBY), "a standby is ready to take over (rollouts go on)"
+            assert not cluster.ready(STANDBY, "/active"), "one process per partition works"
             _wait("BTC orders", lambda: len(_btc(cluster.state(KILLED)["orders"])) >= 4)
             cluster.kill(KILLED)
             manual = _manual_order(cluster)  # while its execution is down: queued, not lost
-            cluster.wait_ready(STANDBY, timeout_s=30)  # the lease ran out: the standby took over
+            cluster.wait_ready(STANDBY, timeout_s=30, path="/active")  # it took the lease over
             cluster.start(KILLED, standby=True)  # back, and now the standby
-            assert not cluster.ready(KILLED)
+            assert not cluster.ready(KILLED, "/active")
             _wait("the replay", lambda: cluster.state("ingest").get("published") == BARS)
             _wait(
                 "every backlog drained",
