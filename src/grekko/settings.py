@@ -233,6 +233,9 @@ class ServeSettings(_Section):
     partitions: Annotated[int, Field(ge=1, le=1024)] = 1
     # where the gateway finds the agents' API (agents instance 0, which runs Spot, Gordo, Gekko)
     agents_url: Annotated[str, Field(pattern=r"^https?://")] = "http://127.0.0.1:8002"
+    # where the other processes reach this one (the agents' API announces it in Redis, so the
+    # gateway follows it when partition 0 moves to a standby); unset: this host's name and port
+    advertise_url: Annotated[str | None, Field(pattern=r"^https?://")] = None
     # one process per execution/agents partition holds its lease; others wait as hot standbys
     lease_ttl_ms: Annotated[int, Field(ge=500, le=600_000)] = 10_000
 

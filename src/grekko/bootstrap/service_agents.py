@@ -28,3 +28,37 @@ def mount_agents_api(app: FastAPI, runtime: Any) -> None:
     install_problem_handlers(app)
     app.include_router(proposals.router)  # before agents: its static paths come first
     app.include_router(agents.router)
+
+
+_WITHDRAW = (
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+)
+
+
+def advertised_url(settings: Any) -> str:
+    """Where the other processes reach this one: serve.advertise_url, else this host's name (a
+    StatefulSet pod's is pod.service.namespace.svc…) and port when it listens on every address."""
+    import socket
+
+    if settings.serve.advertise_url:
+        return str(settings.serve.advertise_url).rstrip("/")
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a listening address, not a bind
+        host = socket.getfqdn()
+    return f"http://{host}:{settings.port}"
+
+
+async def announce_agents_api(redis: Any, settings: Any) -> str:
+    """This process serves the agents' API now: the gateways follow it here."""
+    from grekko.api.agents_proxy import AGENTS_API_KEY
+
+    url = advertised_url(settings)
+    await redis.set(AGENTS_API_KEY, url)
+    return url
+
+
+async def withdraw_agents_api(redis: Any, url: str) -> None:
+    """Gone at shutdown, unless a newer holder announced itself meanwhile."""
+    from grekko.api.agents_proxy import AGENTS_API_KEY
+
+    await redis.eval(_WITHDRAW, 1, AGENTS_API_KEY, url)

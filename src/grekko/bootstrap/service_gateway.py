@@ -43,14 +43,22 @@ class StreamSession:
 
 def gateway_platform(runtime: Any, settings: Settings) -> Any:
     """The API over the stream session, with Redis as the replicas' shared read cache."""
+    from redis.asyncio import Redis
+
     from grekko.adapters.redis import RedisCache
-    from grekko.api.agents_proxy import agents_proxy
+    from grekko.api.agents_proxy import AGENTS_API_KEY, AgentsLocator, agents_proxy
     from grekko.bootstrap.api import _assemble
 
     session = StreamSession(runtime)
-    proxy, client = agents_proxy(settings.serve.agents_url)
+    redis = Redis.from_url(settings.redis.url.get_secret_value(), socket_timeout=2)
+
+    async def announced() -> str | None:
+        value = await redis.get(AGENTS_API_KEY)
+        return value.decode() if isinstance(value, bytes) else value
+
+    proxy, client = agents_proxy(AgentsLocator(settings.serve.agents_url, announced))
     session.routers = [proxy]
-    runtime.async_closers.append(client.aclose)
+    runtime.async_closers += [client.aclose, redis.aclose]
     platform = _assemble(settings, session)
     cache = RedisCache(settings.redis.url.get_secret_value(), namespace="grekko:cache")
     platform.app.state.services.extra["read_cache"] = cache

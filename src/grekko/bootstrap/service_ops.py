@@ -36,12 +36,15 @@ def ops_app(runtime: Any) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         task = asyncio.create_task(runtime.run(stop))
+        announced = await _announce(redis, runtime)
         try:
             yield
         finally:
             stop.set()
             with contextlib.suppress(Exception):
                 await task
+            if announced is not None:
+                await _withdraw(redis, announced)
             await runtime.close()
             await redis.aclose()
 
@@ -87,6 +90,24 @@ def ops_app(runtime: Any) -> FastAPI:
         return Response(encode_snapshot(runtime.kernel), media_type="application/json")
 
     return app
+
+
+async def _announce(redis: Any, runtime: Any) -> str | None:
+    """The agents' API holder tells the gateways where it is (see grekko.api.agents_proxy)."""
+    if runtime.state.get("agents") is None:
+        return None
+    from grekko.bootstrap.service_agents import announce_agents_api
+
+    url = await announce_agents_api(redis, runtime.settings)
+    log.info("agents: the agents' API is announced at %s", url)
+    return url
+
+
+async def _withdraw(redis: Any, url: str) -> None:
+    from grekko.bootstrap.service_agents import withdraw_agents_api
+
+    with contextlib.suppress(Exception):
+        await withdraw_agents_api(redis, url)
 
 
 async def _ping(redis: Any) -> bool:

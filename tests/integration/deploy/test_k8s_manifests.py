@@ -148,7 +148,7 @@ def test_config_and_secrets_reach_each_service(service: str) -> None:
     configmaps = {ref["configMapRef"]["name"] for ref in main["envFrom"]}
     assert configmaps <= set(of_kind("ConfigMap"))
     secrets = of_kind("Secret")
-    sources = {e["name"]: e["valueFrom"] for e in main["env"]}
+    sources = {e["name"]: e.get("valueFrom", {"value": e.get("value")}) for e in main["env"]}
     assert len(sources) == len(main["env"])  # each variable set once
     refs = {name: s["secretKeyRef"] for name, s in sources.items() if "secretKeyRef" in s}
     for ref in refs.values():
@@ -156,11 +156,20 @@ def test_config_and_secrets_reach_each_service(service: str) -> None:
     assert {"PGPASSWORD", "GREKKO_MASTER_KEY"} <= set(refs)
     # the gateway issues access tokens; the agents service checks them on its own API
     assert ("GREKKO_JWT_SECRET" in refs) is (service in {"gateway", "agents"})
-    # besides the secrets, only the instance number, which is the pod's own ordinal
+    # besides the secrets, only the instance number, which is the pod's own ordinal, and for
+    # the agents the address they announce, made of the pod's own name
     others = {name: s for name, s in sources.items() if name not in refs}
-    expected = {INSTANCE_ENV: {"fieldRef": {"apiVersion": "v1", "fieldPath": POD_INDEX}}}
+    expected: dict[str, Any] = {
+        INSTANCE_ENV: {"fieldRef": {"apiVersion": "v1", "fieldPath": POD_INDEX}}
+    }
+    if service == "agents":
+        expected |= {
+            "POD_NAME": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}},
+            "GREKKO_SERVE__ADVERTISE_URL": {"value": "http://$(POD_NAME).grekko-agents-pods:8002"},
+        }
     assert others == (expected if service in STATEFUL else {})
-    assert not [e for e in main["env"] if "value" in e]  # secrets never inline
+    inline = [e["name"] for e in main["env"] if "value" in e]
+    assert set(inline) <= {"GREKKO_SERVE__ADVERTISE_URL"}  # secrets never inline
 
 
 @pytest.mark.parametrize("service", PORTS)

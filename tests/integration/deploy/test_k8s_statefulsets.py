@@ -8,6 +8,7 @@ placeholders are refused on purpose (test_k8s_manifests checks them)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ from deploy_support import (
     workloads,
 )
 
+from grekko.bootstrap.service_agents import advertised_url
 from grekko.bootstrap.services import slot
 from grekko.settings import Settings, load_settings
 
@@ -39,16 +41,24 @@ PARTITIONS = int(CONFIG["data"][PARTITIONS_ENV])
 
 
 def pod_env(service: str, ordinal: int) -> dict[str, str]:
-    """The GREKKO_* environment of one pod: envFrom the ConfigMap, then `env`, with the
-    pod-index label resolved to the ordinal as the StatefulSet controller sets it."""
+    """The environment of one pod: envFrom the ConfigMap, then `env`, with the pod-index label
+    and the pod's name as the StatefulSet controller sets them, and $(VAR) in a value replaced
+    by a variable defined before it, as the kubelet does (secrets are left out)."""
     main = container(workload(service))
     env: dict[str, str] = {}
     for ref in main["envFrom"]:
         env.update(of_kind("ConfigMap")[ref["configMapRef"]["name"]]["data"])
     for entry in main["env"]:
+        if "value" in entry:
+            env[entry["name"]] = re.sub(
+                r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), entry["value"]
+            )
+            continue
         field = entry["valueFrom"].get("fieldRef", {}).get("fieldPath")
         if field == POD_INDEX:
             env[entry["name"]] = str(ordinal)
+        elif field == "metadata.name":
+            env[entry["name"]] = f"{workload(service)['metadata']['name']}-{ordinal}"
     return env
 
 
@@ -133,9 +143,20 @@ def test_partitioned_services_work_every_partition_at_the_minimum(
     assert standbys == [k % PARTITIONS for k in range(PARTITIONS, most)]
 
 
+@pytest.mark.parametrize("ordinal", [0, 4])
+def test_each_agents_pod_announces_its_own_name(ordinal: int, tmp_path: Path) -> None:
+    # whichever pod holds partition 0 (pod 4 after pod 0 failed over) serves the agents' API
+    # and announces this address; the gateway follows it
+    url = urlsplit(advertised_url(pod_settings("agents", ordinal, tmp_path)))
+    statefulset = workload("agents")
+    name = f"{statefulset['metadata']['name']}-{ordinal}"
+    assert url.hostname == f"{name}.{statefulset['spec']['serviceName']}"
+    assert url.port == PORTS["agents"]
+    assert slot("agents", pod_settings("agents", ordinal, tmp_path)) == 0
+
+
 def test_the_gateway_reaches_the_agents_that_run_the_desk(tmp_path: Path) -> None:
-    # Spot, Gordo and Gekko run in the partition-0 holder: agents pod 0, named by its headless
-    # Service (a name that answers only while that pod is ready, i.e. holds the lease)
+    # until a holder announced itself: agents pod 0, named by its headless Service
     url = urlsplit(pod_settings("gateway", 0, tmp_path).serve.agents_url)
     statefulset = workload("agents")
     assert (

@@ -85,7 +85,8 @@ class Cluster:
             "GREKKO_DATABASE_URL": self.database_url,
             "GREKKO_REDIS__URL": self.redis_url,
             "GREKKO_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "GREKKO_SERVE__AGENTS_URL": self.url("agents-0"),  # the gateway passes /agents on
+            # nobody listens there: the gateway finds agents-0 by what it announced in Redis
+            "GREKKO_SERVE__AGENTS_URL": f"http://127.0.0.1:{free_port()}",
             "GREKKO_SERVE__LEASE_TTL_MS": "2000",  # a standby takes over 2 s after a death
         }
 
