@@ -62,3 +62,33 @@ async def withdraw_agents_api(redis: Any, url: str) -> None:
     from grekko.api.agents_proxy import AGENTS_API_KEY
 
     await redis.eval(_WITHDRAW, 1, AGENTS_API_KEY, url)
+
+
+AGENT_MESSAGES = "grekko.agents.messages"  # the agents' messages, for every gateway's clients
+
+
+def export_agent_messages(kernel: Any, streams: Any) -> None:
+    """The agents' messages (votes, proposals, confirmations asked for) leave this process for
+    the gateways, whose WebSocket clients follow them on the topic `agents`."""
+    from grekko.agents.messaging import MESSAGE_TOPIC_PREFIX
+    from grekko.domain.agents import AgentMessage
+
+    def announce(message: object) -> None:
+        if isinstance(message, AgentMessage):
+            streams.publish(AGENT_MESSAGES, message, event_id=message.message_id)
+
+    kernel.bus.subscribe(MESSAGE_TOPIC_PREFIX + "*", announce)
+
+
+def on_agent_messages(kernel: Any) -> Any:
+    """The gateway's side: each message back on the local bus under the topic it had."""
+    from grekko.agents.messaging import BROADCAST, MESSAGE_TOPIC_PREFIX
+    from grekko.domain.agents import AgentMessage
+
+    def handle(delivery: Any) -> None:
+        message = delivery.message
+        if not isinstance(message, AgentMessage):
+            raise TypeError(f"not an agent message: {delivery.type_name}")
+        kernel.bus.publish(MESSAGE_TOPIC_PREFIX + (message.recipient or BROADCAST), message)
+
+    return handle

@@ -131,10 +131,12 @@ def consumer_name(service: str) -> str:
 
 def open_streams(settings: Settings) -> Any:
     from grekko.adapters.redis import MessageCodec, RedisStreamsBus
+    from grekko.domain.agents import AgentMessage
     from grekko.engines.distributed import AgentLimitSet
 
     codec = MessageCodec.default()
     codec.register(AgentLimitSet)
+    codec.register(AgentMessage)
     r = settings.redis
     return RedisStreamsBus(
         r.url.get_secret_value(),
@@ -266,6 +268,9 @@ def _agents(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> No
             confirmation_clock=LiveClock(),
             on_limit=d.share_agent_limits(runtime.streams, clock),
         )
+        from grekko.bootstrap.service_agents import export_agent_messages
+
+        export_agent_messages(kernel, runtime.streams)
     runtime.consumers.append(_order_notices(runtime, kernel))
 
 
@@ -324,3 +329,8 @@ def _gateway(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> N
     kernel.recover()
     d.forward_orders(kernel, runtime.streams)
     runtime.consumers.append(_order_notices(runtime, kernel))
+    from grekko.bootstrap.service_agents import AGENT_MESSAGES, on_agent_messages
+
+    # every gateway replica relays every agent message to its own clients: a group of its own
+    group = f"gateway-{slot('gateway', runtime.settings)}"
+    runtime.consumers.append((AGENT_MESSAGES, on_agent_messages(kernel), group))

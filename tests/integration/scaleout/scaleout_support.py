@@ -212,3 +212,44 @@ def fold_store(database_url: str) -> EventLog:
     finally:
         store.close()
     return log
+
+
+class TopicListener:
+    """A WebSocket client of the gateway, in a thread, keeping the event frames of one topic."""
+
+    def __init__(self, url: str, token: str, topic: str) -> None:
+        import threading
+
+        self.frames: list[dict[str, Any]] = []
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._args = (url.replace("http://", "ws://") + "/ws", token, topic)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import json
+
+        from websockets.sync.client import connect
+
+        url, token, topic = self._args
+        try:
+            with connect(url, open_timeout=10) as ws:
+                ws.send(json.dumps({"op": "auth", "token": token}))
+                ws.send(json.dumps({"op": "subscribe", "topics": [topic]}))
+                while not self._stop.is_set():
+                    try:
+                        frame = json.loads(ws.recv(timeout=0.5))
+                    except TimeoutError:
+                        continue
+                    if frame.get("op") == "event" and frame.get("topic") == topic:
+                        self.frames.append(frame)
+        except BaseException as exc:  # reported by stop()
+            self.error = exc
+
+    def stop(self) -> list[dict[str, Any]]:
+        self._stop.set()
+        self._thread.join(10)
+        if self.error is not None:
+            raise AssertionError(f"the WebSocket client failed: {self.error!r}")
+        return self.frames

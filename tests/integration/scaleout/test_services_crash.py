@@ -25,6 +25,7 @@ from integration.scaleout.scaleout_support import (
     PROCESSES,
     STANDBY,
     Cluster,
+    TopicListener,
     fold_store,
     own_databases,
 )
@@ -78,6 +79,7 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
         try:
             for service in PROCESSES[:-1]:
                 cluster.start(service)
+            listener = TopicListener(cluster.url("gateway"), _login(cluster), "agents")
             cluster.start("ingest", "--speed", str(SPEED), "--max-bars", str(BARS))
             cluster.start(STANDBY, standby=True)
             assert cluster.ready(STANDBY), "a standby is ready to take over (rollouts go on)"
@@ -103,6 +105,7 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
                 _through_gateway(cluster, "/agents/proposals"),
             )
             taken_over = cluster.handled(STANDBY)
+            agent_frames = listener.stop()
         finally:
             cluster.stop_all()
         log = fold_store(database_url)
@@ -113,6 +116,9 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
     # the agents' API answers through the gateway, from the agents process
     assert sorted(a["agent_id"] for a in agents) == ["gekko", "gordo", "spot"]
     assert proposals, "the agents' proposals are listed through the gateway"
+    # and what they say to each other reaches the gateway's WebSocket clients as it happens
+    assert {f["type"] for f in agent_frames} == {"AgentMessage"}
+    assert {f["data"]["sender"] for f in agent_frames} & {"coordinator", "spot", "gekko"}
     assert manual in requested
     assert len(requested) >= 5
     assert set(requested) <= set(events), "an order asked for is missing from the event log"
