@@ -320,6 +320,9 @@ def _execution(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) ->
         log.info("execution: sent %d order(s) lost in flight again: %s", len(resent), resent)
     approvals = d.approved_stream(slot("execution", runtime.settings))
     runtime.consumers.append((approvals, d.on_approvals(kernel, VENUE)))
+    # the other partitions' fills move the one account's cash, which fills here are checked
+    # against: every order notice, caught up from the store (its own are already applied)
+    runtime.consumers.append(_order_notices(runtime, kernel))
 
 
 def _gateway(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None:

@@ -143,6 +143,10 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
     assert _positions(states["execution-0"]).get(ETH, zero) == expected.get(ETH, zero)
     for service in ("risk", "agents-0", "agents-1"):
         assert _positions(states[service]) == expected, service
+    # the cash is one account's: every process, execution included, sees every partition's fills
+    balances = {s: state["balances"] for s, state in states.items() if "balances" in state}
+    assert len(balances) == 5, sorted(balances)
+    assert all(b == balances["risk"] for b in balances.values()), balances
     assert gateway == expected
 
 
