@@ -210,6 +210,8 @@ def process_views(cluster: Cluster, store_positions: dict[str, str]) -> dict[str
         views[process.name] = {
             "handled": int(metrics.get('grekko_bus_messages_total{outcome="handled"}', 0)),
             "failures": int(metrics.get('grekko_bus_messages_total{outcome="failures"}', 0)),
+            # order events the periodic catch-up applied before (or instead of) their notice
+            "caught_up": int(metrics.get("grekko_orders_caught_up_total", 0)),
             "positions_match_store": held == expected,
         }
         if held != expected:  # what differs, for the record

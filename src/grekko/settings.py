@@ -238,6 +238,8 @@ class ServeSettings(_Section):
     advertise_url: Annotated[str | None, Field(pattern=r"^https?://")] = None
     # one process per execution/agents partition holds its lease; others wait as hot standbys
     lease_ttl_ms: Annotated[int, Field(ge=500, le=600_000)] = 10_000
+    # how often a process catches its orders up with the store, past any notice it missed
+    catch_up_ms: Annotated[int, Field(ge=100, le=600_000)] = 2_000
 
 
 class RedisSettings(_Section):

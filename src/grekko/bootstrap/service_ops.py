@@ -167,3 +167,11 @@ class _ServiceCollector(Collector):
             orders = GaugeMetricFamily("grekko_service_orders", "Orders this process knows")
             orders.add_metric([], float(len(kernel.cache.orders)))
             yield orders
+        follower = self._runtime.state.get("follower")
+        if follower is not None:
+            caught = CounterMetricFamily(
+                "grekko_orders_caught_up",
+                "Order events applied from the store that no order notice had brought",
+            )
+            caught.add_metric([], float(follower.caught_up))
+            yield caught

@@ -51,6 +51,9 @@ class ServiceRuntime:
     state: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
     async_closers: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    periodic: list[tuple[float, Callable[[], object]]] = field(
+        default_factory=list
+    )  # (every s, job)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume (and produce) until stop is set; then flush what was published."""
@@ -63,6 +66,10 @@ class ServiceRuntime:
         ]
         if self.producer is not None:
             tasks.append(asyncio.create_task(self.producer(stop), name=f"{self.name}:produce"))
+        tasks += [
+            asyncio.create_task(_every(every_s, job, stop), name=f"{self.name}:periodic")
+            for every_s, job in self.periodic
+        ]
         self.state["running"] = True
         try:
             done, _ = await asyncio.wait(
@@ -92,6 +99,19 @@ class ServiceRuntime:
                 closer()
             except Exception:
                 log.exception("closing %s", self.name)
+
+
+async def _every(every_s: float, job: Callable[[], object], stop: asyncio.Event) -> None:
+    """job() on the loop every every_s seconds until stop; a failing run is logged, not fatal."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+        if stop.is_set():
+            return
+        try:
+            job()
+        except Exception:
+            log.exception("periodic job %r failed", job)
 
 
 def build_service(
@@ -221,6 +241,18 @@ def _trading_service(runtime: ServiceRuntime) -> None:
     runtime.consumers.insert(0, (d.BARS, d.on_bars(kernel, clock), bars_group))
 
 
+def _recover(runtime: ServiceRuntime, kernel: Any) -> Any:
+    """The kernel from the store; from where it ended, a follower catches up now and then with
+    whatever no order notice brought."""
+    from grekko.engines.distributed import StoreFollower
+
+    recovery = kernel.recover()
+    follower = StoreFollower(kernel, recovery.last_position)
+    runtime.state["follower"] = follower
+    runtime.periodic.append((runtime.settings.serve.catch_up_ms / 1000, follower.catch_up))
+    return recovery
+
+
 def ensure_funded(store: Any, settings: Settings) -> None:
     """The account's starting cash, stored once whichever service starts first."""
     from grekko.domain.events import AccountFunded
@@ -242,7 +274,7 @@ def _agents(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> No
     from grekko.bootstrap import _add_paper_strategies
     from grekko.engines import distributed as d
 
-    recovery = kernel.recover()
+    recovery = _recover(runtime, kernel)
     d.forward_orders(kernel, runtime.streams)
     serve = runtime.settings.serve
     mine = slot("agents", runtime.settings)
@@ -288,7 +320,7 @@ def _risk(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None
 
     partitions = runtime.settings.serve.partitions
     kernel.add_venue(d.RemoteVenue(VENUE, runtime.streams, clock, partitions))
-    kernel.recover()
+    _recover(runtime, kernel)
     d.export_order_events(kernel, runtime.streams)
     runtime.consumers += [
         # every risk process needs every agent's cap: a group of this process's own, from the start
@@ -307,7 +339,7 @@ def _execution(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) ->
 
     serve = runtime.settings.serve
     venue = start_venue(kernel, VENUE, runtime.settings.paper)
-    recovery = kernel.recover()
+    recovery = _recover(runtime, kernel)
     mine = [
         o
         for o in recovery.open_orders
@@ -329,7 +361,7 @@ def _gateway(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> N
     from grekko.engines import distributed as d
 
     kernel.add_venue(d.RemoteVenue(VENUE, runtime.streams, clock))
-    kernel.recover()
+    _recover(runtime, kernel)
     d.forward_orders(kernel, runtime.streams)
     runtime.consumers.append(_order_notices(runtime, kernel))
     from grekko.bootstrap.service_agents import AGENT_MESSAGES, on_agent_messages

@@ -33,7 +33,8 @@ from grekko.domain.enums import OrderStatus
 from grekko.domain.events import OrderSubmitted
 from grekko.domain.orders import Order
 from grekko.domain.risk import AgentLimit
-from grekko.engines.kernel import Kernel, project_order
+from grekko.engines.execution_engine import order_stream
+from grekko.engines.kernel import Kernel, apply_stored, project_order
 from grekko.engines.trader import RISK_ENDPOINT
 from grekko.ports.streams import Delivery, StreamBus
 from grekko.ports.venue import OrderEventSink, VenueCapabilities
@@ -278,6 +279,53 @@ def resend_in_flight(kernel: Kernel, venue: Any, orders: list[Order]) -> list[st
             venue.submit_order(order)
             sent.append(order.client_order_id)
     return sent
+
+
+class StoreFollower:
+    """Catches the kernel's orders up with everything stored since it last looked, whatever the
+    notices said: an order notice that never arrived (a handler that failed until its entry went
+    to the dead letters, a publish refused under backpressure) is made up for here. Run from
+    time to time on the kernel's loop; an event the kernel already has is skipped by version."""
+
+    def __init__(self, kernel: Kernel, after_position: int) -> None:
+        self._kernel = kernel
+        self.position = after_position
+        self.caught_up = 0  # order events applied here that no notice had brought
+
+    def catch_up(self) -> int:
+        orders = self._kernel.cache.orders
+        applied = 0
+        for record in self._kernel.store.read_all(self.position + 1):
+            self.position = record.global_position
+            coid = getattr(record.event, "client_order_id", None)
+            if not isinstance(coid, str) or record.stream_id != order_stream(coid):
+                continue  # not an order's own event (an agent's record naming an order)
+            known = orders.get(coid)
+            have = len(known.events) if known is not None else 0
+            if record.version <= have:
+                continue
+            applied += self._apply_through(coid, have, record)
+        self.caught_up += applied
+        if applied:
+            log.warning(
+                "caught %d order event(s) up from the store that no notice brought", applied
+            )
+        return applied
+
+    def _apply_through(self, coid: str, have: int, record: Any) -> int:
+        """The order's events up to this record's, in the log's order: fills of different orders
+        reach the portfolio in the order they happened (average price and PnL depend on it)."""
+        if record.version == have + 1:
+            missing = [record]
+        else:  # a gap before it: those the store has in between
+            stream = self._kernel.store.read(record.stream_id, have + 1)
+            missing = [r for r in stream if r.version <= record.version]
+        for found in missing:
+            apply_stored(self._kernel, found.event)
+        order = self._kernel.cache.orders.get(coid)
+        if order is not None:
+            self._kernel.cache.update_open(order)
+        return len(missing)
 
 
 def backlog(info: dict[str, Any]) -> float:

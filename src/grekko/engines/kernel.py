@@ -143,10 +143,11 @@ class Kernel:
 
 
 class RecoveryReport:
-    __slots__ = ("events", "open_orders", "orders", "orders_per_strategy")
+    __slots__ = ("events", "last_position", "open_orders", "orders", "orders_per_strategy")
 
     def __init__(self) -> None:
         self.events = 0
+        self.last_position = 0  # the global position of the last event recovered
         self.orders = 0
         self.open_orders: list[Order] = []
         self.orders_per_strategy: dict[str, int] = {}
@@ -157,6 +158,7 @@ def recover_from(kernel: Kernel, records: Iterable[RecordedEvent]) -> RecoveryRe
     cache = kernel.cache
     for record in records:
         report.events += 1
+        report.last_position = record.global_position
         event: StoredEvent = record.event
         if type(event) is OrderInitialized:
             report.orders += 1
