@@ -307,12 +307,12 @@ def _agents(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> No
 
 
 def _order_notices(runtime: ServiceRuntime, kernel: Any) -> tuple[Any, ...]:
-    """Order notifications keep this process's projection current: it needs every one of them,
-    so a group per service instance (like the bars)."""
+    """Order notifications keep this process's projection current (the follower catches up
+    with the store on each): a group per service instance (like the bars)."""
     from grekko.engines import distributed as d
 
     group = f"{runtime.name}-{slot(runtime.name, runtime.settings)}"
-    return (d.ORDER_EVENTS, d.on_order_events(kernel), group)
+    return (d.ORDER_EVENTS, d.on_order_events(runtime.state["follower"]), group)
 
 
 def _risk(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None:

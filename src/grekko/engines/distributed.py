@@ -140,11 +140,13 @@ def on_bars(kernel: Kernel, clock: Any) -> Handler:
     return handle
 
 
-def on_order_events(kernel: Kernel) -> Handler:
-    """Catch up with the store for the order a notification names."""
+def on_order_events(follower: StoreFollower) -> Handler:
+    """An order notice: catch up with everything stored since, in the log's order, so every
+    process applies fills in the order they happened (average prices and PnL agree)."""
 
     def handle(delivery: Delivery) -> None:
-        project_order(kernel, _order_id(delivery))
+        _order_id(delivery)  # a notice that names no order is refused (and dead-lettered)
+        follower.catch_up(by_notice=True)
 
     return handle
 
@@ -292,7 +294,9 @@ class StoreFollower:
         self.position = after_position
         self.caught_up = 0  # order events applied here that no notice had brought
 
-    def catch_up(self) -> int:
+    def catch_up(self, *, by_notice: bool = False) -> int:
+        """Apply what was stored since; by_notice: a notice asked for it, so what is applied
+        was announced (the periodic run counts and reports what no notice brought)."""
         orders = self._kernel.cache.orders
         applied = 0
         for record in self._kernel.store.read_all(self.position + 1):
@@ -305,6 +309,8 @@ class StoreFollower:
             if record.version <= have:
                 continue
             applied += self._apply_through(coid, have, record)
+        if by_notice:
+            return applied
         self.caught_up += applied
         if applied:
             log.warning(

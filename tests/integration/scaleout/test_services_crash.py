@@ -147,6 +147,9 @@ def test_execution_killed_mid_flow_loses_and_duplicates_nothing(tmp_path: Path) 
     balances = {s: state["balances"] for s, state in states.items() if "balances" in state}
     assert len(balances) == 5, sorted(balances)
     assert all(b == balances["risk"] for b in balances.values()), balances
+    # and every fill applied in the log's order: the same average prices and realized PnL
+    held = {s: state["positions"] for s, state in states.items()}
+    assert all(p == held["risk"] for p in held.values()), held
     assert gateway == expected
 
 
