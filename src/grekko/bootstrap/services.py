@@ -303,10 +303,10 @@ def _agents(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> No
         from grekko.bootstrap.service_agents import export_agent_messages
 
         export_agent_messages(kernel, runtime.streams)
-    runtime.consumers.append(_order_notices(runtime, kernel))
+    runtime.consumers.append(_order_notices(runtime))
 
 
-def _order_notices(runtime: ServiceRuntime, kernel: Any) -> tuple[Any, ...]:
+def _order_notices(runtime: ServiceRuntime) -> tuple[Any, ...]:
     """Order notifications keep this process's projection current (the follower catches up
     with the store on each): a group per service instance (like the bars)."""
     from grekko.engines import distributed as d
@@ -325,7 +325,7 @@ def _risk(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None
     runtime.consumers += [
         # every risk process needs every agent's cap: a group of this process's own, from the start
         (d.AGENT_LIMITS, d.on_agent_limits(kernel), f"risk-limits-{runtime.consumer}"),
-        _order_notices(runtime, kernel),
+        _order_notices(runtime),
         (d.REQUESTED, d.on_requests(kernel)),
     ]
 
@@ -354,7 +354,7 @@ def _execution(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) ->
     runtime.consumers.append((approvals, d.on_approvals(kernel, VENUE)))
     # the other partitions' fills move the one account's cash, which fills here are checked
     # against: every order notice, caught up from the store (its own are already applied)
-    runtime.consumers.append(_order_notices(runtime, kernel))
+    runtime.consumers.append(_order_notices(runtime))
 
 
 def _gateway(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> None:
@@ -363,7 +363,7 @@ def _gateway(runtime: ServiceRuntime, kernel: Any, clock: Any, replay: Any) -> N
     kernel.add_venue(d.RemoteVenue(VENUE, runtime.streams, clock))
     _recover(runtime, kernel)
     d.forward_orders(kernel, runtime.streams)
-    runtime.consumers.append(_order_notices(runtime, kernel))
+    runtime.consumers.append(_order_notices(runtime))
     from grekko.bootstrap.service_agents import AGENT_MESSAGES, on_agent_messages
 
     # every gateway replica relays every agent message to its own clients: a group of its own

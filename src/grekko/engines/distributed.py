@@ -36,6 +36,7 @@ from grekko.domain.risk import AgentLimit
 from grekko.engines.execution_engine import order_stream
 from grekko.engines.kernel import Kernel, apply_stored, project_order
 from grekko.engines.trader import RISK_ENDPOINT
+from grekko.ports.event_store import RecordedEvent
 from grekko.ports.streams import Delivery, StreamBus
 from grekko.ports.venue import OrderEventSink, VenueCapabilities
 
@@ -318,20 +319,15 @@ class StoreFollower:
             )
         return applied
 
-    def _apply_through(self, coid: str, have: int, record: Any) -> int:
+    def _apply_through(self, coid: str, have: int, record: RecordedEvent) -> int:
         """The order's events up to this record's, in the log's order: fills of different orders
         reach the portfolio in the order they happened (average price and PnL depend on it)."""
-        if record.version == have + 1:
-            missing = [record]
-        else:  # a gap before it: those the store has in between
-            stream = self._kernel.store.read(record.stream_id, have + 1)
-            missing = [r for r in stream if r.version <= record.version]
-        for found in missing:
-            apply_stored(self._kernel, found.event)
-        order = self._kernel.cache.orders.get(coid)
-        if order is not None:
-            self._kernel.cache.update_open(order)
-        return len(missing)
+        if record.version == have + 1:  # the usual case: no read, the record is the event
+            apply_stored(self._kernel, record.event)
+            self._kernel.cache.update_open(self._kernel.cache.orders[coid])
+            return 1
+        project_order(self._kernel, coid, through_version=record.version)  # a gap before it
+        return record.version - have
 
 
 def backlog(info: dict[str, Any]) -> float:

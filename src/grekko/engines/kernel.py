@@ -188,13 +188,17 @@ def apply_stored(kernel: Kernel, event: StoredEvent) -> None:
         kernel.portfolio.apply(event)
 
 
-def project_order(kernel: Kernel, client_order_id: str) -> Order | None:
+def project_order(
+    kernel: Kernel, client_order_id: str, through_version: int | None = None
+) -> Order | None:
     """Catch the kernel's copy of one order up with the event store: the events another process
-    stored since this one last looked are applied (fills reach the portfolio), none twice.
-    None when the store has no such order (yet)."""
+    stored since this one last looked are applied (fills reach the portfolio), none twice; only
+    up to through_version when given. None when the store has no such order (yet)."""
     known = kernel.cache.orders.get(client_order_id)
     version = len(known.events) if known is not None else 0
     for record in kernel.store.read(order_stream(client_order_id), version + 1):
+        if through_version is not None and record.version > through_version:
+            break
         apply_stored(kernel, record.event)
     order = kernel.cache.orders.get(client_order_id)
     if order is not None:
