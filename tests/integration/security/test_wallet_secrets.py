@@ -30,13 +30,11 @@ from grekko.adapters.wallets.walletconnect import parse_pairing_uri
 from grekko.api.principal import Role
 from grekko.ports.wallet import TxRequest, WalletError
 from integration.api.platform_support import Harness, running_platform
-from integration.security.wallet_actors_support import Browser, BusLog, secret_forms
+from integration.security.wallet_actors_support import MM, WC, Browser, BusLog, secret_forms
 from integration.wallets.walletconnect_relay_support import LocalRelay
 from integration.wallets.walletconnect_wallet_support import NodeWallet, node_wallet
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
-WC = "/api/v1/walletconnect"
-MM = "/api/v1/metamask"
 # anvil's dev account 2: anvil signs eth_sendTransaction for it, as the SDK wallet hands it over
 SDK_WALLET_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 SDK_WALLET = Account.from_key(SDK_WALLET_KEY).address

@@ -26,6 +26,9 @@ from grekko.api.principal import Role
 from grekko.ports.wallet import TxRequest, WalletError
 from integration.api.platform_support import Harness, running_platform
 from integration.security.wallet_actors_support import (
+    CHAIN,
+    MM,
+    WC,
     Browser,
     BusLog,
     WalletPeer,
@@ -35,13 +38,6 @@ from integration.security.wallet_actors_support import (
 from integration.wallets.walletconnect_relay_support import LocalRelay
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
-MM = "/api/v1/metamask"
-WC = "/api/v1/walletconnect"
-CHAIN = {
-    "GREKKO_CHAIN__ENABLED": "true",
-    "GREKKO_CHAIN__MIRROR": "false",
-    "GREKKO_AGENTS__ENABLED": "[]",
-}
 NS = 1_000_000_000
 REQUESTS = "wallet.metamask:*.request"
 SETTLED = "wallet.metamask:*.request_settled"

@@ -25,6 +25,9 @@ from grekko.api.principal import Role
 from grekko.ports.wallet import ChainInfo, TxRequest, WalletError
 from integration.api.platform_support import Harness, running_platform
 from integration.security.wallet_actors_support import (
+    CHAIN,
+    MM,
+    WC,
     Browser,
     BusLog,
     WalletPeer,
@@ -35,13 +38,6 @@ from integration.security.wallet_actors_support import (
 from integration.wallets.walletconnect_relay_support import LocalRelay
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
-MM = "/api/v1/metamask"
-WC = "/api/v1/walletconnect"
-CHAIN = {
-    "GREKKO_CHAIN__ENABLED": "true",
-    "GREKKO_CHAIN__MIRROR": "false",
-    "GREKKO_AGENTS__ENABLED": "[]",
-}
 DEPOSIT = "0xd0e30db0"  # WETH9.deposit()
 REQUESTS = "wallet.metamask:*.request"
 

@@ -44,6 +44,13 @@ from grekko.adapters.wallets.walletconnect import (
 )
 from grekko.adapters.wallets.walletconnect import messages as wc
 
+MM = "/api/v1/metamask"
+WC = "/api/v1/walletconnect"
+CHAIN = {  # a platform with the devnet, no mirror, no agents: what the wallet tests run on
+    "GREKKO_CHAIN__ENABLED": "true",
+    "GREKKO_CHAIN__MIRROR": "false",
+    "GREKKO_AGENTS__ENABLED": "[]",
+}
 PEER_META = Metadata("Security test wallet", "a wallet peer", "https://peer.grekko.local", ())
 _REQUEST_ANSWER = wc.PUBLISH_OPTIONS[wc.SESSION_REQUEST][1]
 
